@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// Typed access to fields of a JSON object, with errors that name the file and the field.
+#pragma once
+
+#include "sida/errors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+namespace sida::detail {
+
+class JsonFields {
+public:
+    JsonFields(const nlohmann::json& object, std::string source)
+        : object_(object), source_(std::move(source)) {}
+
+    bool has(const std::string& key) const {
+        return object_.contains(key) && !object_[key].is_null();
+    }
+    [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+        throw Error(source_ + ": field '" + key + "' " + what);
+    }
+
+    std::optional<int64_t> optionalInt(const std::string& key) const {
+        if (!has(key)) return std::nullopt;
+        const auto& v = object_[key];
+        if (!v.is_number_integer()) fail(key, "must be an integer, not " + v.dump());
+        return v.get<int64_t>();
+    }
+    int64_t integer(const std::string& key, int64_t fallback) const {
+        return optionalInt(key).value_or(fallback);
+    }
+    int64_t positive(const std::string& key, int64_t fallback) const {
+        const int64_t value = integer(key, fallback);
+        if (value <= 0) fail(key, "must be positive, not " + std::to_string(value));
+        return value;
+    }
+    int64_t nonNegative(const std::string& key, int64_t fallback) const {
+        const int64_t value = integer(key, fallback);
+        if (value < 0) fail(key, "must not be negative, not " + std::to_string(value));
+        return value;
+    }
+    double number(const std::string& key, double fallback) const {
+        if (!has(key)) return fallback;
+        const auto& v = object_[key];
+        if (!v.is_number()) fail(key, "must be a number, not " + v.dump());
+        return v.get<double>();
+    }
+    bool boolean(const std::string& key, bool fallback) const {
+        if (!has(key)) return fallback;
+        const auto& v = object_[key];
+        if (!v.is_boolean()) fail(key, "must be true or false, not " + v.dump());
+        return v.get<bool>();
+    }
+    std::string string(const std::string& key, const std::string& fallback) const {
+        if (!has(key)) return fallback;
+        const auto& v = object_[key];
+        if (!v.is_string()) fail(key, "must be a string, not " + v.dump());
+        return v.get<std::string>();
+    }
+    const nlohmann::json& raw(const std::string& key) const { return object_[key]; }
+    const std::string& source() const { return source_; }
+
+private:
+    const nlohmann::json& object_;
+    std::string source_;
+};
+
+/// Parses JSON text, turning syntax errors into sida::Error naming the file.
+nlohmann::json parseJsonObject(const std::string& text, const std::string& source);
+
+/// Reads a whole file as text; sida::Error naming it when it cannot be read.
+std::string readTextFile(const std::string& path);
+
+} // namespace sida::detail

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+#include "commands.h"
+
+#include "sida/errors.h"
+
+#include <cstdio>
+
+namespace sida::cli {
+
+void addLoadOptions(ArgParser& parser) {
+    parser.option("--device", "D", "compute device: auto, cpu, cuda or cuda:N", "auto")
+        .option("--dtype", "T", "compute dtype: float32 or bfloat16", "float32")
+        .option("--threads", "N", "CPU threads for LibTorch, 0 = one per core", "0")
+        .option("--max-length", "N", "truncate inputs to N tokens", "512")
+        .flag("--no-drop", "ignore expert_capacity: never drop a token");
+}
+
+LoadOptions loadOptionsFrom(const Args& args) {
+    LoadOptions options;
+    options.device = args.get("--device");
+    options.dtype = args.get("--dtype");
+    options.threads = static_cast<int>(args.integer("--threads", 0, 1024));
+    options.maxLength = args.integer("--max-length", 4, 65536);
+    options.noDrop = args.has("--no-drop");
+    return options;
+}
+
+std::filesystem::path resolveModelDir(const std::optional<std::string>& named) {
+    if (named) return *named;
+    const auto bundled = defaultModelDir();
+    if (bundled.empty())
+        throw UsageError("no model folder given and the bundled demo model was not found "
+                         "(set SIDA_DEFAULT_MODEL or name a folder)");
+    return bundled;
+}
+
+std::string validUtf8(std::string text) {
+    for (int64_t bad; (bad = findInvalidUtf8(text)) >= 0;) text.replace(bad, 1, "\xEF\xBF\xBD");
+    return text;
+}
+
+std::string humanBytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int unit = 0;
+    while (bytes >= 1024 && unit < 4) {
+        bytes /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, unit ? "%.1f %s" : "%.0f %s", bytes, units[unit]);
+    return text;
+}
+
+std::shared_ptr<Model> loadModel(const std::filesystem::path& dir, const LoadOptions& options) {
+    return Model::load(dir, options);
+}
+
+} // namespace sida::cli

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+#include "device/device.h"
+#include "model/model_impl.h"
+
+#include "sida/errors.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace sida {
+namespace {
+
+std::string gib(double bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+    return text;
+}
+
+// An absurd but well-formed config (num_experts 1e9) must be refused before anything is
+// allocated: compare the estimated size with the memory the device has.
+void checkFitsInMemory(const std::filesystem::path& dir, const SwitchConfig& config,
+                       at::ScalarType dtype, const at::Device& device) {
+    const double bytes = static_cast<double>(detail::expectedParameterCount(config, 0)) *
+                         static_cast<double>(at::elementSize(dtype));
+    const DeviceMemory memory = detail::deviceMemory(device);
+    if (memory.freeBytes > 0 && bytes > static_cast<double>(memory.freeBytes))
+        throw Error("model '" + dir.string() + "' needs about " + gib(bytes) + " in " +
+                    at::toString(dtype) + " but only " + gib(static_cast<double>(memory.freeBytes)) +
+                    " is available on " + device.str() + " (config.json: d_model " +
+                    std::to_string(config.d_model) + ", " + std::to_string(config.num_experts) +
+                    " experts, d_ff " + std::to_string(config.d_ff) + ")");
+}
+
+// Hugging Face names unnamed classes LABEL_<id>.
+std::vector<std::string> labelNames(const SwitchConfig& config, int64_t count) {
+    if (!config.id2label.empty()) return config.id2label;
+    std::vector<std::string> names;
+    for (int64_t i = 0; i < count; ++i) names.push_back("LABEL_" + std::to_string(i));
+    return names;
+}
+
+std::filesystem::path executableDir() {
+    char buffer[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    if (n <= 0) return {};
+    return std::filesystem::path(std::string(buffer, n)).parent_path();
+}
+
+} // namespace
+
+std::filesystem::path defaultModelDir() {
+    std::vector<std::filesystem::path> candidates;
+    if (const char* env = std::getenv("SIDA_DEFAULT_MODEL")) candidates.emplace_back(env);
+    candidates.push_back(executableDir() / "../share/sida-studio/models/sst2-switch");
+    candidates.emplace_back(SIDA_SOURCE_MODEL_DIR);
+    for (const auto& dir : candidates)
+        if (std::filesystem::exists(dir / "config.json"))
+            return std::filesystem::weakly_canonical(dir);
+    return {};
+}
+
+std::string validateInput(const TextInput& input) {
+    auto check = [](const std::string& text, const char* what) -> std::string {
+        if (const int64_t bad = findInvalidUtf8(text); bad >= 0)
+            return std::string(what) + " is not valid UTF-8 (bad byte at offset " + std::to_string(bad) + ")";
+        if (text.find_first_not_of(" \t\r\n\v\f") == std::string::npos)
+            return std::string(what) + " is empty";
+        return {};
+    };
+    if (auto error = check(input.text, input.pair ? "the first sentence" : "the text"); !error.empty())
+        return error;
+    return input.pair ? check(*input.pair, "the second sentence") : std::string();
+}
+
+Encoding Model::Impl::encode(const TextInput& input) const {
+    return input.pair ? tokenizer->encodePair(input.text, *input.pair, info.maxLength)
+                      : tokenizer->encode(input.text, info.maxLength);
+}
+
+detail::TokenBatch Model::Impl::pad(const std::vector<std::vector<int64_t>>& sequences) const {
+    size_t length = 1;
+    for (const auto& s : sequences) length = std::max(length, s.size());
+    const auto batch = static_cast<int64_t>(sequences.size());
+    at::Tensor ids = at::full({batch, static_cast<int64_t>(length)}, config().pad_token_id, at::kLong);
+    at::Tensor mask = at::zeros({batch, static_cast<int64_t>(length)}, at::kLong);
+    for (int64_t b = 0; b < batch; ++b) {
+        const auto& s = sequences[b];
+        const auto n = static_cast<int64_t>(s.size());
+        if (n == 0) continue;
+        ids[b].slice(0, 0, n).copy_(at::tensor(s, at::kLong));
+        mask[b].slice(0, 0, n).fill_(1);
+    }
+    return detail::makeTokenBatch(ids.to(device), mask.to(device));
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadOptions& options,
+                                   const ProgressCallback& progress, const CancelToken& cancel) {
+    if (!std::filesystem::is_directory(dir))
+        throw Error("model folder '" + dir.string() + "' does not exist or is not a folder");
+    if (options.maxLength < 4 || options.maxLength > 65536)
+        throw Error("maximum length " + std::to_string(options.maxLength) + " is out of range (4..65536)");
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->info.path = std::filesystem::weakly_canonical(dir);
+    impl->info.maxLength = options.maxLength;
+    impl->dtype = detail::parseComputeDType(options.dtype);
+    detail::setComputeThreads(options.threads);
+    impl->device = detail::resolveDevice(options.device);
+
+    if (progress) progress({"reading config.json", 0, 0, ""});
+    impl->info.config = loadSwitchConfig(dir / "config.json");
+    checkFitsInMemory(dir, impl->info.config, impl->dtype, impl->device);
+    impl->tokenizer = std::make_unique<Tokenizer>(dir / "spiece.model");
+    impl->info.tokenizerPieces = impl->tokenizer->pieceCount();
+    if (impl->tokenizer->vocabSize() > impl->info.config.vocab_size)
+        throw Error((dir / "spiece.model").string() + " has " +
+                    std::to_string(impl->tokenizer->pieceCount()) + " pieces (+100 extra ids), more "
+                    "than config.json's vocab_size " + std::to_string(impl->info.config.vocab_size));
+
+    if (progress) progress({"opening checkpoint", 0, 0, ""});
+    impl->checkpoint = std::make_unique<Checkpoint>(dir);
+    c10::InferenceMode guard;
+    const int64_t labels = detail::loadSwitchWeights(impl->info.config, *impl->checkpoint, impl->dtype,
+                                                     impl->device, impl->weights, progress, cancel);
+    if (labels > 0) impl->info.labels = labelNames(impl->info.config, labels);
+    detail::describeModel(impl->info, impl->weights, impl->checkpoint.get(), impl->dtype, impl->device);
+    return std::shared_ptr<Model>(new Model(std::move(impl)));
+}
+
+const ModelInfo& Model::info() const { return impl_->info; }
+const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
+
+std::vector<Classification> Model::classify(const std::vector<TextInput>& inputs, int batchSize) const {
+    if (batchSize < 1) throw Error("batch size must be at least 1, not " + std::to_string(batchSize));
+    const Impl& m = *impl_;
+    std::vector<Classification> results(inputs.size());
+    if (!m.weights.classifier.present()) {
+        for (auto& r : results)
+            r.error = "model '" + m.info.path.string() +
+                      "' has no classifier head (classifier.out_proj.weight); fine-tune it with "
+                      "'sida finetune' first";
+        return results;
+    }
+    // Inputs that cannot be encoded get their error now; the rest run in batches, in order.
+    std::vector<size_t> runnable;
+    std::vector<std::vector<int64_t>> encoded(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        results[i].error = validateInput(inputs[i]);
+        if (!results[i].ok()) continue;
+        const Encoding e = m.encode(inputs[i]);
+        encoded[i] = e.ids;
+        results[i].tokens = static_cast<int64_t>(e.ids.size());
+        results[i].truncated = e.truncated;
+        runnable.push_back(i);
+    }
+    c10::InferenceMode guard;
+    for (size_t start = 0; start < runnable.size(); start += batchSize) {
+        const size_t end = std::min(runnable.size(), start + batchSize);
+        std::vector<std::vector<int64_t>> sequences;
+        for (size_t j = start; j < end; ++j) sequences.push_back(encoded[runnable[j]]);
+        const detail::TokenBatch batch = m.pad(sequences);
+        detail::RouterHooks hooks(m.weights, m.info.moeBlocks, m.options.noDrop);
+        const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
+        const at::Tensor probs =
+            at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1).to(at::kDouble).cpu();
+        for (size_t j = start; j < end; ++j) {
+            Classification& r = results[runnable[j]];
+            const at::Tensor row = probs[static_cast<int64_t>(j - start)];
+            r.probabilities.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+            r.label = row.argmax().item<int64_t>();
+            r.labelName = m.info.labels[r.label];
+            r.confidence = r.probabilities[r.label];
+        }
+    }
+    return results;
+}
+
+EncoderDump Model::inspect(const std::vector<int64_t>& ids) const {
+    const Impl& m = *impl_;
+    for (int64_t id : ids)
+        if (id < 0 || id >= m.config().vocab_size)
+            throw Error("token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                        std::to_string(m.config().vocab_size - 1) + ")");
+    if (ids.empty()) throw Error("inspect needs at least one token id");
+    c10::InferenceMode guard;
+    const detail::TokenBatch batch = m.pad({ids});
+    detail::RouterHooks hooks(m.weights, m.info.moeBlocks, m.options.noDrop);
+    const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
+    EncoderDump dump;
+    dump.ids = ids;
+    dump.dModel = m.config().d_model;
+    const at::Tensor hidden = out.hidden[0].to(at::kFloat).contiguous().cpu();
+    dump.hidden.assign(hidden.data_ptr<float>(), hidden.data_ptr<float>() + hidden.numel());
+    for (const auto& record : out.moe) {
+        const at::Tensor logits = record.router->logits.contiguous().cpu();
+        dump.routerLogits.emplace_back(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+        const at::Tensor experts = record.router->expert.cpu();
+        dump.experts.emplace_back(experts.data_ptr<int64_t>(), experts.data_ptr<int64_t>() + experts.numel());
+        std::vector<bool> dropped(experts.numel(), false);
+        if (record.dropped.defined()) {
+            const at::Tensor flags = record.dropped.cpu();
+            for (int64_t t = 0; t < flags.numel(); ++t) dropped[t] = flags[t].item<bool>();
+        }
+        dump.dropped.push_back(std::move(dropped));
+    }
+    return dump;
+}
+
+} // namespace sida

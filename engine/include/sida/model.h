@@ -70,6 +70,7 @@ struct EncoderDump {
     std::vector<std::vector<float>> routerLogits; ///< per MoE layer: [tokens, experts]
     std::vector<std::vector<int64_t>> experts;    ///< per MoE layer: the expert of each token
     std::vector<std::vector<bool>> dropped;       ///< per MoE layer: lost to the capacity limit
+    std::vector<double> probabilities;            ///< classifier output; empty without a head
 };
 
 /// A loaded Switch Transformers classifier: weights, tokenizer, labels.
@@ -89,8 +90,9 @@ public:
     /// classified (empty, invalid UTF-8) gets an error in its slot; the others still run.
     std::vector<Classification> classify(const std::vector<TextInput>& inputs, int batchSize = 16) const;
 
-    /// Runs the encoder on token ids (no padding) and returns its internals.
-    EncoderDump inspect(const std::vector<int64_t>& ids) const;
+    /// Runs the encoder on token id sequences, right-padded together into one batch, and returns
+    /// each sequence's internals (padding excluded).
+    std::vector<EncoderDump> inspect(const std::vector<std::vector<int64_t>>& sequences) const;
 
     struct Impl;
     Impl& impl() const { return *impl_; }

@@ -182,35 +182,55 @@ std::vector<Classification> Model::classify(const std::vector<TextInput>& inputs
     return results;
 }
 
-EncoderDump Model::inspect(const std::vector<int64_t>& ids) const {
+namespace {
+
+template <class T>
+std::vector<T> toVector(const at::Tensor& tensor) {
+    const at::Tensor cpu = tensor.contiguous().cpu();
+    return std::vector<T>(cpu.data_ptr<T>(), cpu.data_ptr<T>() + cpu.numel());
+}
+
+} // namespace
+
+std::vector<EncoderDump> Model::inspect(const std::vector<std::vector<int64_t>>& sequences) const {
     const Impl& m = *impl_;
-    for (int64_t id : ids)
-        if (id < 0 || id >= m.config().vocab_size)
-            throw Error("token id " + std::to_string(id) + " is outside the vocabulary (0.." +
-                        std::to_string(m.config().vocab_size - 1) + ")");
-    if (ids.empty()) throw Error("inspect needs at least one token id");
+    for (const auto& ids : sequences) {
+        if (ids.empty()) throw Error("inspect needs at least one token id per sequence");
+        for (int64_t id : ids)
+            if (id < 0 || id >= m.config().vocab_size)
+                throw Error("token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                            std::to_string(m.config().vocab_size - 1) + ")");
+    }
     c10::InferenceMode guard;
-    const detail::TokenBatch batch = m.pad({ids});
+    const detail::TokenBatch batch = m.pad(sequences);
     detail::RouterHooks hooks(m.weights, m.info.moeBlocks, m.options.noDrop);
     const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
-    EncoderDump dump;
-    dump.ids = ids;
-    dump.dModel = m.config().d_model;
-    const at::Tensor hidden = out.hidden[0].to(at::kFloat).contiguous().cpu();
-    dump.hidden.assign(hidden.data_ptr<float>(), hidden.data_ptr<float>() + hidden.numel());
-    for (const auto& record : out.moe) {
-        const at::Tensor logits = record.router->logits.contiguous().cpu();
-        dump.routerLogits.emplace_back(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
-        const at::Tensor experts = record.router->expert.cpu();
-        dump.experts.emplace_back(experts.data_ptr<int64_t>(), experts.data_ptr<int64_t>() + experts.numel());
-        std::vector<bool> dropped(experts.numel(), false);
-        if (record.dropped.defined()) {
-            const at::Tensor flags = record.dropped.cpu();
-            for (int64_t t = 0; t < flags.numel(); ++t) dropped[t] = flags[t].item<bool>();
+    at::Tensor probs;
+    if (m.weights.classifier.present())
+        probs = at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1).to(at::kDouble);
+
+    std::vector<EncoderDump> dumps(sequences.size());
+    for (size_t b = 0; b < sequences.size(); ++b) {
+        EncoderDump& dump = dumps[b];
+        const auto length = static_cast<int64_t>(sequences[b].size());
+        // Real tokens are numbered sequence by sequence, so this sequence's are one slice.
+        const at::Tensor rows = batch.sequenceOf.eq(static_cast<int64_t>(b)).nonzero().squeeze(1);
+        dump.ids = sequences[b];
+        dump.dModel = m.config().d_model;
+        dump.hidden = toVector<float>(out.hidden[static_cast<int64_t>(b)].slice(0, 0, length).to(at::kFloat));
+        for (const auto& record : out.moe) {
+            dump.routerLogits.push_back(toVector<float>(record.router->logits.index_select(0, rows)));
+            dump.experts.push_back(toVector<int64_t>(record.router->expert.index_select(0, rows)));
+            std::vector<bool> dropped(length, false);
+            if (record.dropped.defined()) {
+                const auto flags = toVector<bool>(record.dropped.index_select(0, rows));
+                dropped.assign(flags.begin(), flags.end());
+            }
+            dump.dropped.push_back(std::move(dropped));
         }
-        dump.dropped.push_back(std::move(dropped));
+        if (probs.defined()) dump.probabilities = toVector<double>(probs[static_cast<int64_t>(b)]);
     }
-    return dump;
+    return dumps;
 }
 
 } // namespace sida

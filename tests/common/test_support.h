@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// Helpers for the Qt Test suites: fixture paths, temporary copies of model folders, and
+// reading the reference tensors the fixture script recorded with Hugging Face transformers.
+#pragma once
+
+#include "sida/safetensors.h"
+
+#include <QString>
+#include <QTemporaryDir>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sida::test {
+
+/// tests/fixtures/<relative>.
+std::filesystem::path fixture(const std::string& relative);
+/// ../shared/data/glue/<relative>; the suite is skipped when the data is absent.
+std::filesystem::path glue(const std::string& relative);
+/// The tiny Hugging Face models of tests/fixtures/hf.
+std::vector<std::string> hfFixtureModels();
+
+/// A reference tensor read from a safetensors file (F32, I64 or BF16), as doubles, with its shape.
+struct ReferenceTensor {
+    std::vector<int64_t> shape;
+    std::vector<double> values;
+};
+ReferenceTensor readReference(const SafetensorsFile& file, const std::string& name);
+
+/// Copies a model folder (following the tokenizer link) into `dir`/name, to corrupt it in a test.
+std::filesystem::path copyModel(const std::filesystem::path& source, const QTemporaryDir& dir,
+                                const std::string& name = "model");
+
+std::string readFile(const std::filesystem::path& path);
+void writeFile(const std::filesystem::path& path, const std::string& bytes);
+
+/// Runs the `sida` executable; returns its exit status and fills stdout/stderr.
+int runCli(const std::vector<std::string>& arguments, std::string* out = nullptr, std::string* err = nullptr,
+           const std::string& stdinText = {});
+
+} // namespace sida::test

@@ -4,6 +4,7 @@
 
 #include "args.h"
 
+#include "sida/dataset.h"
 #include "sida/model.h"
 
 #include <filesystem>
@@ -16,6 +17,20 @@ using Arguments = std::vector<std::string>;
 
 int runInfo(const Arguments& arguments);
 int runClassify(const Arguments& arguments);
+int runTrain(const Arguments& arguments);
+int runEval(const Arguments& arguments);
+int runFinetune(const Arguments& arguments);
+
+/// --text-column, --pair-column, --label-column, --strict: how to read a data file.
+void addDataOptions(ArgParser& parser);
+DatasetOptions dataOptionsFrom(const Args& args);
+/// Reports a data file's skipped rows on stderr (all of them when `all`, else the first ten).
+void reportProblems(const std::vector<RowProblem>& problems, const std::string& source);
+
+/// The command line as typed, for records such as training.json.
+std::string commandLine(const std::string& command, const Arguments& arguments);
+/// Splits "a,b,c".
+std::vector<std::string> splitList(const std::string& text);
 
 /// --device, --dtype, --threads, --max-length, --no-drop: how to load a model.
 void addLoadOptions(ArgParser& parser);

@@ -4,6 +4,7 @@
 #include "sida/errors.h"
 
 #include <cstdio>
+#include <iostream>
 
 namespace sida::cli {
 
@@ -32,6 +33,52 @@ std::filesystem::path resolveModelDir(const std::optional<std::string>& named) {
         throw UsageError("no model folder given and the bundled demo model was not found "
                          "(set SIDA_DEFAULT_MODEL or name a folder)");
     return bundled;
+}
+
+void addDataOptions(ArgParser& parser) {
+    parser.option("--text-column", "C", "column of the text (header name or 0-based index); detected if omitted")
+        .option("--pair-column", "C", "column of the second sentence of a pair")
+        .option("--label-column", "C", "column of the label")
+        .flag("--strict", "stop at the first malformed row instead of reporting and skipping it");
+}
+
+DatasetOptions dataOptionsFrom(const Args& args) {
+    DatasetOptions options;
+    options.textColumn = args.optional("--text-column");
+    options.pairColumn = args.optional("--pair-column");
+    options.labelColumn = args.optional("--label-column");
+    options.strict = args.has("--strict");
+    return options;
+}
+
+void reportProblems(const std::vector<RowProblem>& problems, const std::string& source) {
+    if (problems.empty()) return;
+    std::cerr << source << ": " << problems.size() << " row(s) skipped\n";
+    for (size_t i = 0; i < problems.size() && i < 10; ++i)
+        std::cerr << "  line " << problems[i].line << ": " << problems[i].message << "\n";
+    if (problems.size() > 10) std::cerr << "  ... (" << problems.size() - 10 << " more; --json lists all)\n";
+}
+
+std::string commandLine(const std::string& command, const Arguments& arguments) {
+    std::string line = "sida " + command;
+    for (const auto& a : arguments) {
+        const bool quote = a.find_first_of(" \t'\"") != std::string::npos || a.empty();
+        line += " " + (quote ? "'" + a + "'" : a);
+    }
+    return line;
+}
+
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = text.find(',', start);
+        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!item.empty()) items.push_back(item);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return items;
 }
 
 std::string validUtf8(std::string text) {

@@ -20,6 +20,9 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> all{
         {"info", "describe a model folder (architecture, parameters, experts)", sida::cli::runInfo},
         {"classify", "classify texts with a model", sida::cli::runClassify},
+        {"eval", "accuracy, F1 and expert usage on a labeled data set", sida::cli::runEval},
+        {"train", "train a Switch classifier (and tokenizer) from scratch", sida::cli::runTrain},
+        {"finetune", "fine-tune an existing Switch checkpoint for classification", sida::cli::runFinetune},
     };
     return all;
 }

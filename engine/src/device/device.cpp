@@ -108,6 +108,17 @@ DeviceMemory deviceMemory(const at::Device& device) {
     return memory;
 }
 
+std::string cpuModelName() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            const size_t colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+        }
+    return "unknown CPU";
+}
+
 void setComputeThreads(int threads) {
     const int count = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     // LibTorch allows the inter-op pool to be sized once, before any parallel work.

@@ -22,6 +22,9 @@ bool cudaAvailable();
 /// operating system (CPU, where "allocated" stays 0: LibTorch keeps no CPU statistics).
 DeviceMemory deviceMemory(const at::Device& device);
 
+/// The CPU's model name (from /proc/cpuinfo), for records of where something ran.
+std::string cpuModelName();
+
 /// Sets LibTorch's intra-op thread count (0: one per core) once per call site that asks.
 void setComputeThreads(int threads);
 

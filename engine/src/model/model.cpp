@@ -82,19 +82,9 @@ Encoding Model::Impl::encode(const TextInput& input) const {
 }
 
 detail::TokenBatch Model::Impl::pad(const std::vector<std::vector<int64_t>>& sequences) const {
-    size_t length = 1;
-    for (const auto& s : sequences) length = std::max(length, s.size());
-    const auto batch = static_cast<int64_t>(sequences.size());
-    at::Tensor ids = at::full({batch, static_cast<int64_t>(length)}, config().pad_token_id, at::kLong);
-    at::Tensor mask = at::zeros({batch, static_cast<int64_t>(length)}, at::kLong);
-    for (int64_t b = 0; b < batch; ++b) {
-        const auto& s = sequences[b];
-        const auto n = static_cast<int64_t>(s.size());
-        if (n == 0) continue;
-        ids[b].slice(0, 0, n).copy_(at::tensor(s, at::kLong));
-        mask[b].slice(0, 0, n).fill_(1);
-    }
-    return detail::makeTokenBatch(ids.to(device), mask.to(device));
+    std::vector<const std::vector<int64_t>*> pointers;
+    for (const auto& s : sequences) pointers.push_back(&s);
+    return detail::padSequences(pointers, config().pad_token_id, device);
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

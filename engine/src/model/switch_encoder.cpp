@@ -3,6 +3,7 @@
 
 #include "sida/errors.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace sida::detail {
@@ -131,6 +132,23 @@ TokenBatch makeTokenBatch(const at::Tensor& ids, const at::Tensor& mask) {
     batch.realIndex = mask.reshape({-1}).nonzero().squeeze(1);
     batch.sequenceOf = at::div(batch.realIndex, ids.size(1), "floor");
     return batch;
+}
+
+TokenBatch padSequences(const std::vector<const std::vector<int64_t>*>& sequences, int64_t padId,
+                        const at::Device& device) {
+    size_t length = 1;
+    for (const auto* s : sequences) length = std::max(length, s->size());
+    const auto batch = static_cast<int64_t>(sequences.size());
+    at::Tensor ids = at::full({batch, static_cast<int64_t>(length)}, padId, at::kLong);
+    at::Tensor mask = at::zeros({batch, static_cast<int64_t>(length)}, at::kLong);
+    auto* idData = ids.data_ptr<int64_t>();
+    auto* maskData = mask.data_ptr<int64_t>();
+    for (int64_t b = 0; b < batch; ++b)
+        for (size_t s = 0; s < sequences[b]->size(); ++s) {
+            idData[b * static_cast<int64_t>(length) + static_cast<int64_t>(s)] = (*sequences[b])[s];
+            maskData[b * static_cast<int64_t>(length) + static_cast<int64_t>(s)] = 1;
+        }
+    return makeTokenBatch(ids.to(device), mask.to(device));
 }
 
 at::Tensor relativePositionBuckets(int64_t length, int64_t numBuckets, int64_t maxDistance) {

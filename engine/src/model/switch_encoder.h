@@ -47,6 +47,10 @@ struct TokenBatch {
 
 TokenBatch makeTokenBatch(const at::Tensor& ids, const at::Tensor& mask);
 
+/// Right-pads token id sequences into one batch on `device`.
+TokenBatch padSequences(const std::vector<const std::vector<int64_t>*>& sequences, int64_t padId,
+                        const at::Device& device);
+
 class MoeHooks {
 public:
     virtual ~MoeHooks() = default;

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+// Accuracy, F1 and expert usage of weights on a tokenized data set: what `sida eval` reports and
+// what training measures on the dev set after each epoch.
+#pragma once
+
+#include "model/switch_weights.h"
+#include "sida/evaluate.h"
+#include "train/training_data.h"
+
+#include <ATen/ATen.h>
+
+namespace sida::detail {
+
+EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& weights, const at::Device& device,
+                             bool noDrop, const TokenizedSet& data, const std::vector<std::string>& labels,
+                             int batchSize, const ProgressCallback& progress, const CancelToken& cancel);
+
+} // namespace sida::detail

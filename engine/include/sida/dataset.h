@@ -82,7 +82,8 @@ struct Dataset {
 /// sida::Error "<file>:<line>: <message>" instead.
 ///
 /// Throws sida::Error naming the file when it cannot be read, is empty (or only blank lines),
-/// has no text column, or has no label column while `requireLabels`.
+/// has a header that is not valid UTF-8, has no text column, or has no label column while
+/// `requireLabels`.
 Dataset readDataset(const std::filesystem::path& path, const DatasetOptions& options = {});
 
 /// The same from text in memory; `source` names it in messages and its extension picks the format.

@@ -64,6 +64,11 @@ std::vector<std::string> parseLabels(const JsonFields& f) {
             seen[id] = true;
             labels[id] = value.get<std::string>();
         }
+        // Results are reported by label name (label2id, the CLI's probabilities), so two classes
+        // with one name could not be told apart.
+        std::set<std::string> names;
+        for (const std::string& name : labels)
+            if (!names.insert(name).second) f.fail("id2label", "gives two classes the label '" + name + "'");
     }
     if (f.has("label2id")) {
         const json& map = f.raw("label2id");

@@ -171,8 +171,13 @@ Tokenizer::Tokenizer(const std::filesystem::path& spieceModel) : impl_(std::make
     impl_->path = spieceModel.string();
     if (!std::filesystem::exists(spieceModel))
         throw Error("tokenizer model '" + impl_->path + "' is missing");
-    if (std::filesystem::file_size(spieceModel) == 0)
-        throw Error("tokenizer model '" + impl_->path + "' is empty");
+    // The non-throwing overloads: a folder or an unreadable entry must give a sida::Error too.
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(spieceModel, error))
+        throw Error("tokenizer model '" + impl_->path + "' is not a file");
+    const auto size = std::filesystem::file_size(spieceModel, error);
+    if (error) throw Error("cannot read tokenizer model '" + impl_->path + "': " + error.message());
+    if (size == 0) throw Error("tokenizer model '" + impl_->path + "' is empty");
     const auto status = impl_->processor.Load(impl_->path);
     if (!status.ok())
         throw Error("tokenizer model '" + impl_->path + "' is not a SentencePiece model (" +

@@ -35,6 +35,20 @@ int64_t classifierLabels(const SwitchConfig& config, const Checkpoint& checkpoin
     return shape[0];
 }
 
+// Every parameter config.json implies is stored in at least 2 bytes (F16/BF16). A config that
+// claims more (num_experts 10^8 over a 4-expert checkpoint) is refused here, before millions of
+// expert slots are built only to find the first tensor missing.
+void refuseConfigLargerThanCheckpoint(const SwitchConfig& config, const Checkpoint& checkpoint) {
+    const int64_t parameters = expectedParameterCount(config, 0);
+    const uint64_t stored = checkpoint.totalBytes();
+    if (static_cast<uint64_t>(parameters) <= stored / 2) return;
+    throw Error(checkpoint.describedBy().string() + " holds " + std::to_string(stored) +
+                " bytes of tensors, too few for the " + std::to_string(parameters) +
+                " parameters config.json describes (d_model " + std::to_string(config.d_model) + ", d_ff " +
+                std::to_string(config.d_ff) + ", " + std::to_string(config.num_experts) + " experts, " +
+                std::to_string(config.num_layers) + " layers)");
+}
+
 TensorLocation locateSlot(const Checkpoint& checkpoint, const TensorSlot& slot) {
     if (slot.name == "shared.weight" && !checkpoint.contains(slot.name) &&
         checkpoint.contains(kEmbedFallback))
@@ -64,6 +78,7 @@ int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoi
                           at::ScalarType dtype, at::Device device, SwitchWeights& weights,
                           const ProgressCallback& progress, const CancelToken& cancel) {
     refuseGatedExperts(checkpoint);
+    refuseConfigLargerThanCheckpoint(config, checkpoint);
     const int64_t numLabels = classifierLabels(config, checkpoint);
     resizeWeights(config, weights);
     const std::vector<TensorSlot> slots = tensorSlots(config, numLabels, weights);

@@ -3,6 +3,9 @@
 
 #include "sida/errors.h"
 
+#include <cstdint>
+#include <initializer_list>
+
 namespace sida::detail {
 
 std::string expertTensorName(int64_t block, int64_t expert, const char* matrix) {
@@ -81,18 +84,52 @@ std::vector<ConstTensorSlot> tensorSlots(const SwitchConfig& c, int64_t numLabel
     return slotsOf<ConstTensorSlot>(c, numLabels, w);
 }
 
+namespace {
+
+// Parameter counts of an absurd config.json (a billion experts, d_ff 10^9) overflow 64 bits; the
+// estimate saturates instead, so that the memory check refuses it rather than seeing a small or
+// negative number.
+int64_t saturatingMul(int64_t a, int64_t b) {
+    int64_t result;
+    return __builtin_mul_overflow(a, b, &result) ? INT64_MAX : result;
+}
+
+int64_t saturatingAdd(int64_t a, int64_t b) {
+    int64_t sum;
+    return __builtin_add_overflow(a, b, &sum) ? INT64_MAX : sum;
+}
+
+int64_t product(std::initializer_list<int64_t> factors) {
+    int64_t result = 1;
+    for (int64_t f : factors) result = saturatingMul(result, f);
+    return result;
+}
+
+// isSparse's rule counted in closed form: num_layers may be absurd too, too many to loop over.
+int64_t sparseBlockCount(const SwitchConfig& c) {
+    if (c.encoder_sparse_step <= 0 || c.num_layers <= 0) return 0;
+    if (c.encoder_sparse_step == 1) return c.num_layers;
+    return c.num_layers >= 2 ? (c.num_layers - 2) / c.encoder_sparse_step + 1 : 0;
+}
+
+} // namespace
+
 int64_t expectedParameterCount(const SwitchConfig& c, int64_t numLabels) {
-    const int64_t d = c.d_model, inner = c.innerDim();
-    int64_t total = c.vocab_size * d + c.relative_attention_num_buckets * c.num_heads + d;
-    for (int64_t i = 0; i < c.num_layers; ++i) {
-        total += 4 * d * inner + 2 * d;
-        if (c.isSparse(i))
-            total += c.num_experts * d + (c.router_bias ? c.num_experts : 0) +
-                     c.num_experts * 2 * d * c.d_ff;
-        else
-            total += 2 * d * c.d_ff;
+    const int64_t d = c.d_model, inner = product({c.num_heads, c.d_kv}), e = c.num_experts;
+    const int64_t sparse = sparseBlockCount(c), dense = c.num_layers - sparse;
+    const int64_t perBlock = saturatingAdd(product({4, d, inner}), product({2, d}));
+    const int64_t perDense = product({2, d, c.d_ff});
+    const int64_t perSparse = saturatingAdd(saturatingAdd(product({e, d}), c.router_bias ? e : 0),
+                                            product({e, 2, d, c.d_ff}));
+    int64_t total = saturatingAdd(product({c.vocab_size, d}),
+                                  saturatingAdd(product({c.relative_attention_num_buckets, c.num_heads}), d));
+    total = saturatingAdd(total, product({c.num_layers, perBlock}));
+    total = saturatingAdd(total, product({dense, perDense}));
+    total = saturatingAdd(total, product({sparse, perSparse}));
+    if (numLabels > 0) {
+        const int64_t head = saturatingAdd(product({d, d}), d);
+        total = saturatingAdd(total, saturatingAdd(head, saturatingAdd(product({numLabels, d}), numLabels)));
     }
-    if (numLabels > 0) total += d * d + d + numLabels * d + numLabels;
     return total;
 }
 

@@ -24,6 +24,8 @@ std::vector<TextInput> readInputFile(const std::string& path) {
     std::ifstream file;
     std::istream* in = &std::cin;
     if (path != "-") {
+        // Opening a folder succeeds on Linux and reads nothing, which would look like an empty file.
+        if (std::filesystem::is_directory(path)) throw Error("input file '" + path + "' is a folder");
         file.open(path, std::ios::binary);
         if (!file) throw Error("cannot read input file '" + path + "'");
         in = &file;

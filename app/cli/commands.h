@@ -20,6 +20,9 @@ int runClassify(const Arguments& arguments);
 int runTrain(const Arguments& arguments);
 int runEval(const Arguments& arguments);
 int runFinetune(const Arguments& arguments);
+int runCollect(const Arguments& arguments);
+int runTrainPredictor(const Arguments& arguments);
+int runEvalPredictor(const Arguments& arguments);
 
 /// --text-column, --pair-column, --label-column, --strict: how to read a data file.
 void addDataOptions(ArgParser& parser);

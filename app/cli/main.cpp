@@ -23,6 +23,9 @@ const std::vector<Command>& commands() {
         {"eval", "accuracy, F1 and expert usage on a labeled data set", sida::cli::runEval},
         {"train", "train a Switch classifier (and tokenizer) from scratch", sida::cli::runTrain},
         {"finetune", "fine-tune an existing Switch checkpoint for classification", sida::cli::runFinetune},
+        {"collect", "store a model's router logits over a data set", sida::cli::runCollect},
+        {"train-predictor", "train the SiDA predictor by truncated distillation", sida::cli::runTrainPredictor},
+        {"eval-predictor", "hit rates of the predictor against the routers", sida::cli::runEvalPredictor},
     };
     return all;
 }
@@ -31,7 +34,7 @@ void printUsage(std::ostream& out) {
     out << "usage: sida [--version] [--help] COMMAND [ARGS]\n\n"
            "SiDA Studio's command line: run Switch Transformers MoE classifiers the SiDA way.\n\n"
            "commands:\n";
-    for (const Command& c : commands()) out << "  " << c.name << std::string(16 - std::string(c.name).size(), ' ') << c.summary << "\n";
+    for (const Command& c : commands()) out << "  " << c.name << std::string(18 - std::string(c.name).size(), ' ') << c.summary << "\n";
     out << "\nRun 'sida COMMAND --help' for a command's options. Without a model folder, commands use\n"
            "the bundled demo model.\n";
 }

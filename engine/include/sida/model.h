@@ -22,6 +22,7 @@ struct LoadOptions {
     int threads = 0;               ///< CPU threads for LibTorch; 0 = one per core
     bool noDrop = false;           ///< ignore expert_capacity (no token is ever dropped)
     int64_t maxLength = 512;       ///< inputs are truncated to this many tokens
+    bool loadPredictor = true;     ///< load predictor.json/.safetensors when the folder has them
 };
 
 /// One input: a text, or a sentence pair.
@@ -42,6 +43,16 @@ struct Classification {
     bool ok() const { return error.empty(); }
 };
 
+/// The SiDA predictor shipped beside a model (predictor.json), if any.
+struct PredictorInfo {
+    bool present = false;
+    int64_t hidden = 0;
+    int64_t lstmLayers = 0;
+    bool bidirectional = false;
+    double devTop1 = 0.0; ///< hit rates recorded when it was trained (0 when unknown)
+    double devTop3 = 0.0;
+};
+
 /// What a loaded model is.
 struct ModelInfo {
     std::filesystem::path path;
@@ -60,6 +71,8 @@ struct ModelInfo {
     std::string device;
     int64_t tokenizerPieces = 0;
     int64_t maxLength = 512;
+    PredictorInfo predictor;
+    std::string trainingRecord; ///< training.json's text when the folder has one
 };
 
 /// The encoder's internals for one input, for parity checks and teaching views.

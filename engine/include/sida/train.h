@@ -117,7 +117,4 @@ TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback&
 TrainResult finetuneClassifier(const FinetuneOptions& options, const ProgressCallback& progress = {},
                                const CancelToken& cancel = {});
 
-/// SHA-256 of a file, as lowercase hex (for training.json's data checksums).
-std::string sha256File(const std::filesystem::path& path);
-
 } // namespace sida

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // SHA-256 (FIPS 180-4), for the data checksums in training.json. Small and dependency-free.
-#include "sida/train.h"
+#include "sida/checksum.h"
 
 #include "sida/errors.h"
 
@@ -95,6 +95,12 @@ private:
 };
 
 } // namespace
+
+std::string sha256Hex(std::span<const std::byte> bytes) {
+    Sha256 hash;
+    hash.update(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    return hash.hex();
+}
 
 std::string sha256File(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);

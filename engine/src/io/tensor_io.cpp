@@ -45,6 +45,18 @@ at::Tensor readTensor(const TensorLocation& location, at::ScalarType target) {
     return tensor.to(target);
 }
 
+at::Tensor readStoredTensor(const TensorLocation& location) {
+    const TensorInfo& info = *location.info;
+    at::ScalarType stored;
+    if (info.dtype == DType::I64) stored = at::kLong;
+    else if (info.dtype == DType::I32) stored = at::kInt;
+    else return readTensor(location, scalarTypeOf(info.dtype, info.name, location.file->path().string()));
+    at::Tensor tensor = at::empty(shapeOf(info), at::TensorOptions().dtype(stored));
+    const auto bytes = location.file->data(info);
+    if (!bytes.empty()) std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
+    return tensor;
+}
+
 at::Tensor mappedTensor(const TensorLocation& location) {
     const TensorInfo& info = *location.info;
     const at::ScalarType stored = scalarTypeOf(info.dtype, info.name, location.file->path().string());

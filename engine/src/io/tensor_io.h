@@ -18,6 +18,9 @@ DType dtypeOf(at::ScalarType type);
 /// Copies one tensor out of its (possibly unaligned) mapping and converts it to `target`.
 at::Tensor readTensor(const TensorLocation& location, at::ScalarType target);
 
+/// Copies one tensor as stored (F32, F16, BF16, I32 or I64), e.g. collected expert ids.
+at::Tensor readStoredTensor(const TensorLocation& location);
+
 /// A zero-copy view of a tensor's bytes in the mapping when they are aligned for `dtype`, else
 /// an aligned copy; either way in the stored dtype.
 at::Tensor mappedTensor(const TensorLocation& location);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "device/device.h"
 #include "model/model_impl.h"
+#include "core/json_fields.h"
+#include "predictor/predictor_net.h"
 
 #include "sida/errors.h"
 
@@ -9,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+
 #include <unistd.h>
 
 namespace sida {
@@ -50,6 +53,23 @@ std::filesystem::path executableDir() {
     return std::filesystem::path(std::string(buffer, n)).parent_path();
 }
 
+double metric(const nlohmann::json& metrics, const char* key) {
+    return metrics.contains(key) && metrics[key].is_number() ? metrics[key].get<double>() : 0.0;
+}
+
+void loadPredictorInto(Model::Impl& m, const std::filesystem::path& dir) {
+    m.predictor = detail::loadPredictor(dir, m.config(), m.fingerprint(), m.device);
+    if (!m.predictor) return;
+    const detail::PredictorMetadata& meta = m.predictor->metadata();
+    PredictorInfo& p = m.info.predictor;
+    p.present = true;
+    p.hidden = meta.architecture.hidden;
+    p.lstmLayers = meta.architecture.lstmLayers;
+    p.bidirectional = meta.architecture.bidirectional;
+    p.devTop1 = metric(meta.metrics, "dev_top1_hit_rate");
+    p.devTop3 = metric(meta.metrics, "dev_top3_hit_rate");
+}
+
 } // namespace
 
 std::filesystem::path defaultModelDir() {
@@ -80,6 +100,8 @@ Encoding Model::Impl::encode(const TextInput& input) const {
     return input.pair ? tokenizer->encodePair(input.text, *input.pair, info.maxLength)
                       : tokenizer->encode(input.text, info.maxLength);
 }
+
+std::string Model::Impl::fingerprint() const { return detail::modelFingerprint(*checkpoint); }
 
 detail::TokenBatch Model::Impl::pad(const std::vector<std::vector<int64_t>>& sequences) const {
     std::vector<const std::vector<int64_t>*> pointers;
@@ -121,6 +143,9 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
                                                      impl->device, impl->weights, progress, cancel);
     if (labels > 0) impl->info.labels = labelNames(impl->info.config, labels);
     detail::describeModel(impl->info, impl->weights, impl->checkpoint.get(), impl->dtype, impl->device);
+    if (options.loadPredictor) loadPredictorInto(*impl, dir);
+    if (std::filesystem::exists(dir / "training.json"))
+        impl->info.trainingRecord = detail::readTextFile((dir / "training.json").string());
     return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
 

@@ -11,6 +11,10 @@
 
 #include <memory>
 
+namespace sida::detail {
+class PredictorNet;
+}
+
 namespace sida {
 
 struct Model::Impl {
@@ -21,10 +25,13 @@ struct Model::Impl {
     detail::SwitchWeights weights;
     at::Device device{at::kCPU};
     at::ScalarType dtype = at::kFloat;
+    std::shared_ptr<detail::PredictorNet> predictor; ///< null when the model has none
 
     const SwitchConfig& config() const { return info.config; }
     /// Tokenizes one input with the model's maximum length.
     Encoding encode(const TextInput& input) const;
+    /// SHA-256 of the stored shared embedding: what a predictor.json must name.
+    std::string fingerprint() const;
     /// Right-padded [B, S] ids and mask on the model's device.
     detail::TokenBatch pad(const std::vector<std::vector<int64_t>>& sequences) const;
 };

@@ -4,6 +4,7 @@
 #include "device/device.h"
 #include "model/model_impl.h"
 
+#include "sida/checksum.h"
 #include "sida/device.h"
 #include "sida/errors.h"
 

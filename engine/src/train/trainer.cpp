@@ -196,6 +196,8 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
     const OptimizerOptions& o = run.optimizer;
     const int64_t batchesPerEpoch = (static_cast<int64_t>(run.train.examples.size()) + o.batchSize - 1) / o.batchSize;
     const int64_t totalSteps = batchesPerEpoch * o.epochs;
+    std::vector<size_t> lengths;
+    for (const TokenizedExample& e : run.train.examples) lengths.push_back(e.ids.size());
     auto parameters = optimizer.param_groups()[0].params();
     for (const auto& p : optimizer.param_groups()[1].params()) parameters.push_back(p);
 
@@ -203,7 +205,7 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
         // The batch order of an epoch depends only on the seed and the epoch: a resumed run skips
         // exactly the batches it had done.
         std::mt19937_64 rng(run.seed * 1000003ull + static_cast<uint64_t>(epoch));
-        const auto batches = bucketedBatches(run.train, o.batchSize, rng);
+        const auto batches = bucketedBatches(lengths, o.batchSize, rng);
         const auto epochStart = Clock::now();
         double lossSum = 0, auxSum = 0, zSum = 0;
         int64_t done = 0;

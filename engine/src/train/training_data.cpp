@@ -49,16 +49,22 @@ std::vector<std::string> trainingLabels(const Dataset& data, const std::vector<s
     return names;
 }
 
-std::vector<std::vector<size_t>> bucketedBatches(const TokenizedSet& set, int batchSize, std::mt19937_64& rng) {
-    std::vector<size_t> order(set.examples.size());
+std::vector<size_t> lengthsOf(const std::vector<std::vector<int64_t>>& sequences) {
+    std::vector<size_t> lengths;
+    for (const auto& s : sequences) lengths.push_back(s.size());
+    return lengths;
+}
+
+std::vector<std::vector<size_t>> bucketedBatches(const std::vector<size_t>& lengths, int batchSize,
+                                                 std::mt19937_64& rng) {
+    std::vector<size_t> order(lengths.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::shuffle(order.begin(), order.end(), rng);
     const size_t window = static_cast<size_t>(batchSize) * 50;
     for (size_t start = 0; start < order.size(); start += window) {
         const auto end = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + window));
-        std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start), end, [&](size_t a, size_t b) {
-            return set.examples[a].ids.size() < set.examples[b].ids.size();
-        });
+        std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start), end,
+                         [&](size_t a, size_t b) { return lengths[a] < lengths[b]; });
     }
     std::vector<std::vector<size_t>> batches;
     for (size_t start = 0; start < order.size(); start += batchSize)

@@ -33,9 +33,12 @@ TokenizedSet tokenizeExamples(const Dataset& data, const Tokenizer& tokenizer, i
 /// fit the data.
 std::vector<std::string> trainingLabels(const Dataset& data, const std::vector<std::string>& names);
 
-/// Batches of example indices. Examples are shuffled, sorted by length inside windows of 50
+/// Batches of indices into `lengths`. Indices are shuffled, sorted by length inside windows of 50
 /// batches (so a batch holds similar lengths and little padding), and the batches shuffled.
-std::vector<std::vector<size_t>> bucketedBatches(const TokenizedSet& set, int batchSize,
+std::vector<std::vector<size_t>> bucketedBatches(const std::vector<size_t>& lengths, int batchSize,
                                                  std::mt19937_64& rng);
+
+/// The token count of each example.
+std::vector<size_t> lengthsOf(const std::vector<std::vector<int64_t>>& sequences);
 
 } // namespace sida::detail

@@ -81,7 +81,7 @@ std::vector<std::string> parseLabels(const JsonFields& f) {
                 if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
                     id.get<int64_t>() >= static_cast<int64_t>(labels.size()) ||
                     labels[id.get<int64_t>()] != name)
-                    f.fail("label2id", "maps '" + name + "' to " + id.dump() +
+                    f.fail("label2id", "maps '" + name + "' to " + detail::describeValue(id) +
                                            ", which contradicts id2label");
         }
     }

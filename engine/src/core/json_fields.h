@@ -11,6 +11,21 @@
 
 namespace sida::detail {
 
+/// A JSON value for an error message: scalars as written (long ones shortened), arrays and
+/// objects by kind. Never dump() a container read from a file: dump() recurses once per nesting
+/// level, and a header nested a million levels deep overflows the stack.
+inline std::string describeValue(const nlohmann::json& value) {
+    if (value.is_array()) return "an array of " + std::to_string(value.size()) + " element(s)";
+    if (value.is_object()) return "an object";
+    std::string text = value.dump();
+    if (text.size() > 80) {
+        size_t cut = 77;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut; // UTF-8 boundary
+        text = text.substr(0, cut) + "...";
+    }
+    return text;
+}
+
 class JsonFields {
 public:
     JsonFields(const nlohmann::json& object, std::string source)
@@ -26,7 +41,7 @@ public:
     std::optional<int64_t> optionalInt(const std::string& key) const {
         if (!has(key)) return std::nullopt;
         const auto& v = object_[key];
-        if (!v.is_number_integer()) fail(key, "must be an integer, not " + v.dump());
+        if (!v.is_number_integer()) fail(key, "must be an integer, not " + describeValue(v));
         return v.get<int64_t>();
     }
     int64_t integer(const std::string& key, int64_t fallback) const {
@@ -45,19 +60,19 @@ public:
     double number(const std::string& key, double fallback) const {
         if (!has(key)) return fallback;
         const auto& v = object_[key];
-        if (!v.is_number()) fail(key, "must be a number, not " + v.dump());
+        if (!v.is_number()) fail(key, "must be a number, not " + describeValue(v));
         return v.get<double>();
     }
     bool boolean(const std::string& key, bool fallback) const {
         if (!has(key)) return fallback;
         const auto& v = object_[key];
-        if (!v.is_boolean()) fail(key, "must be true or false, not " + v.dump());
+        if (!v.is_boolean()) fail(key, "must be true or false, not " + describeValue(v));
         return v.get<bool>();
     }
     std::string string(const std::string& key, const std::string& fallback) const {
         if (!has(key)) return fallback;
         const auto& v = object_[key];
-        if (!v.is_string()) fail(key, "must be a string, not " + v.dump());
+        if (!v.is_string()) fail(key, "must be a string, not " + describeValue(v));
         return v.get<std::string>();
     }
     const nlohmann::json& raw(const std::string& key) const { return object_[key]; }

@@ -108,7 +108,7 @@ TensorInfo parseTensorEntry(const std::string& name, const json& entry, const st
     if (!shape.is_array()) fail(source, where + ": 'shape' is not an array");
     for (const json& dim : shape) {
         if (!dim.is_number_unsigned())
-            fail(source, where + ": 'shape' holds " + dim.dump() + ", not a non-negative integer");
+            fail(source, where + ": 'shape' holds " + detail::describeValue(dim) + ", not a non-negative integer");
         const uint64_t value = dim.get<uint64_t>();
         if (value > static_cast<uint64_t>(INT64_MAX)) fail(source, where + ": shape overflows");
         info.shape.push_back(static_cast<int64_t>(value));

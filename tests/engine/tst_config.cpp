@@ -511,6 +511,11 @@ void ConfigTest::invalidFields_data() {
     QTest::newRow("num_hidden_layers as a string") << R"("num_hidden_layers": "4")"
                                                    << "num_hidden_layers"
                                                    << "integer";
+    // Nested a million levels deep: the message describes the value instead of printing it.
+    QTest::newRow("d_model nested a million deep")
+        << QString::fromStdString("\"d_model\": " + std::string(1'000'000, '[') + std::string(1'000'000, ']'))
+        << "d_model"
+        << "an array";
     // Values Transformers refuses, or models this encoder would compute differently.
     QTest::newRow("router_dtype int8") << R"("router_dtype": "int8")"
                                        << "router_dtype"

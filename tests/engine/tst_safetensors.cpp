@@ -267,6 +267,15 @@ void SafetensorsTest::rejects_data() {
         "'data_offsets' must be two");
     row("negative data_offsets", fileOf(R"({"w":{)" + f32x2 + R"(,"data_offsets":[-8,0]}})", ""),
         "'data_offsets' must be two");
+    // Nesting a million deep (a 2 MB header): rejected without recursing once per level.
+    const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+    row("deeply nested shape",
+        fileOf(R"({"w":{"dtype":"F32","shape":[)" + deep + R"(],"data_offsets":[0,0]}})", ""),
+        "'shape' holds an array");
+    row("deeply nested metadata", fileOf(R"({"__metadata__":{"x":)" + deep + "}}", ""),
+        "'__metadata__.x' is not a string");
+    row("deeply nested and unclosed", fileOf(R"({"w":)" + std::string(1'000'000, '['), ""),
+        "not valid UTF-8 JSON");
     // 4. InvalidOffset: end < begin, gaps, overlaps.
     row("end before begin",
         fileOf(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", std::string(8, '\0')),

@@ -54,4 +54,8 @@ private:
 /// The byte offset of the first invalid UTF-8 sequence in `text`, or -1 when it is valid.
 int64_t findInvalidUtf8(const std::string& text);
 
+/// True when valid UTF-8 `text` holds nothing but whitespace as Python's str.isspace() sees it
+/// (U+3000 and no-break spaces included): such a text encodes to </s> alone.
+bool isBlankText(const std::string& text);
+
 } // namespace sida

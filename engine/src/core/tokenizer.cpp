@@ -87,6 +87,8 @@ int64_t findInvalidUtf8(const std::string& text) {
     return -1;
 }
 
+bool isBlankText(const std::string& text) { return findInvalidUtf8(text) < 0 && stripLeft(text).empty(); }
+
 struct Tokenizer::Impl {
     sentencepiece::SentencePieceProcessor processor;
     std::string path;

@@ -87,7 +87,7 @@ std::string validateInput(const TextInput& input) {
     auto check = [](const std::string& text, const char* what) -> std::string {
         if (const int64_t bad = findInvalidUtf8(text); bad >= 0)
             return std::string(what) + " is not valid UTF-8 (bad byte at offset " + std::to_string(bad) + ")";
-        if (text.find_first_not_of(" \t\r\n\v\f") == std::string::npos)
+        if (isBlankText(text))
             return std::string(what) + " is empty";
         return {};
     };

@@ -508,10 +508,11 @@ void BadInputTest::badTextsGetTheirOwnError() {
         {"the acting is wooden", std::string("caf\xc3")},
         {"fine first", std::string("   ")},
         {"what a waste of time", std::string("and money")},
+        single("\xe3\x80\x80\xc2\xa0"), // U+3000 and U+00A0 only
     };
     const auto results = model_->classify(inputs, 2);
     QCOMPARE(results.size(), inputs.size());
-    const std::vector<bool> expectOk{true, false, false, false, false, false, true};
+    const std::vector<bool> expectOk{true, false, false, false, false, false, true, false};
     for (size_t i = 0; i < inputs.size(); ++i) {
         QVERIFY2(results[i].ok() == expectOk[i],
                  qPrintable(QString("input %1: %2").arg(i).arg(results[i].error.c_str())));
@@ -533,6 +534,7 @@ void BadInputTest::badTextsGetTheirOwnError() {
     QVERIFY2(results[4].error.find("offset 3") != std::string::npos, results[4].error.c_str());
     QVERIFY2(results[5].error.find("second sentence is empty") != std::string::npos,
              results[5].error.c_str());
+    QVERIFY2(results[7].error.find("empty") != std::string::npos, results[7].error.c_str());
     // The neighbours of bad inputs are classified exactly as they are alone.
     QVERIFY(sameProbabilities(results[0], model_->classify({inputs[0]}).front()));
     QVERIFY(sameProbabilities(results[6], model_->classify({inputs[6]}).front()));

@@ -103,6 +103,8 @@ private Q_SLOTS:
     void invalidUtf8NamesTheByteOffset();
     void findInvalidUtf8_data();
     void findInvalidUtf8();
+    void isBlankText_data();
+    void isBlankText();
     void pieces();
     void extraIdsInText();
     void truncatedFlag();
@@ -241,6 +243,28 @@ void TokenizerTest::findInvalidUtf8() {
     QFETCH(QByteArray, text);
     QFETCH(qint64, offset);
     QCOMPARE(sida::findInvalidUtf8(text.toStdString()), offset);
+}
+
+void TokenizerTest::isBlankText_data() {
+    QTest::addColumn<QByteArray>("text");
+    QTest::addColumn<bool>("blank");
+    QTest::newRow("empty") << QByteArray("") << true;
+    QTest::newRow("ASCII whitespace") << QByteArray(" \t\r\n\v\f") << true;
+    QTest::newRow("ideographic space and no-break space") << QByteArray("\xe3\x80\x80\xc2\xa0") << true;
+    QTest::newRow("en quad to hair space, line separator")
+        << QByteArray("\xe2\x80\x80\xe2\x80\x8a\xe2\x80\xa8") << true;
+    QTest::newRow("a letter among spaces") << QByteArray(" \xe3\x80\x80x ") << false;
+    // Python's str.isspace() says no to the zero-width space; so does T5Tokenizer's stripping.
+    QTest::newRow("zero-width space") << QByteArray("\xe2\x80\x8b") << false;
+    QTest::newRow("invalid UTF-8") << QByteArray(" \xc2") << false;
+}
+
+// Every blank text encodes to </s> alone, as Hugging Face's does; a non-blank one to more.
+void TokenizerTest::isBlankText() {
+    QFETCH(QByteArray, text);
+    QFETCH(bool, blank);
+    QCOMPARE(sida::isBlankText(text.toStdString()), blank);
+    if (blank) QCOMPARE(tokenizer_->encode(text.toStdString(), 512).ids, std::vector<int64_t>{1});
 }
 
 void TokenizerTest::pieces() {

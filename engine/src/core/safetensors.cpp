@@ -276,7 +276,14 @@ std::map<std::string, std::string> parseSafetensorsIndex(const std::string& json
 Checkpoint::Checkpoint(const std::filesystem::path& modelDir) {
     const auto indexPath = modelDir / "model.safetensors.index.json";
     const auto singlePath = modelDir / "model.safetensors";
-    if (std::filesystem::exists(indexPath)) {
+    // Transformers' from_pretrained looks for model.safetensors first and reads the index only
+    // without it; a folder holding both loads the same weights here as there.
+    if (std::filesystem::exists(singlePath)) {
+        describedBy_ = singlePath;
+        files_.push_back(std::make_unique<SafetensorsFile>(singlePath));
+        for (const TensorInfo& info : files_.back()->header().tensors)
+            index_[info.name] = {files_.back().get(), &info};
+    } else if (std::filesystem::exists(indexPath)) {
         describedBy_ = indexPath;
         const auto weightMap = parseSafetensorsIndex(detail::readTextFile(indexPath), indexPath.string());
         std::map<std::string, const SafetensorsFile*> opened;
@@ -295,11 +302,6 @@ Checkpoint::Checkpoint(const std::filesystem::path& modelDir) {
                                              "', which does not contain it");
             index_[tensor] = {file, info};
         }
-    } else if (std::filesystem::exists(singlePath)) {
-        describedBy_ = singlePath;
-        files_.push_back(std::make_unique<SafetensorsFile>(singlePath));
-        for (const TensorInfo& info : files_.back()->header().tensors)
-            index_[info.name] = {files_.back().get(), &info};
     } else if (std::filesystem::exists(modelDir / "pytorch_model.bin") ||
                std::filesystem::exists(modelDir / "pytorch_model.bin.index.json")) {
         throw Error("'" + modelDir.string() +

@@ -142,6 +142,7 @@ private Q_SLOTS:
     void indexRejects();
     void singleFileCheckpoint();
     void shardedCheckpoint();
+    void checkpointPrefersSingleFileLikeTransformers();
     void checkpointMissingShard();
     void checkpointShardLacksTensor();
     void checkpointWithoutWeights();
@@ -534,6 +535,21 @@ void SafetensorsTest::shardedCheckpoint() {
     // The sharded and single-file fixtures hold the same architecture.
     const Checkpoint single(test::fixture("hf/e4-step2-fp32"));
     QCOMPARE(checkpoint.tensorNames(), single.tensorNames());
+}
+
+// from_pretrained tries model.safetensors before model.safetensors.index.json.
+void SafetensorsTest::checkpointPrefersSingleFileLikeTransformers() {
+    QTemporaryDir temp;
+    const auto dir = test::copyModel(test::fixture("hf/e4-step2-sharded"), temp);
+    std::filesystem::copy_file(test::fixture("hf/e4-step2-fp32/model.safetensors"),
+                               dir / "model.safetensors");
+    const Checkpoint checkpoint(dir);
+    QCOMPARE(checkpoint.describedBy(), dir / "model.safetensors");
+    for (const std::string& name : checkpoint.tensorNames())
+        QCOMPARE(checkpoint.locate(name).file->path(), dir / "model.safetensors");
+    // Even when the index is broken, since it is never read.
+    test::writeFile(dir / "model.safetensors.index.json", "{");
+    QCOMPARE(Checkpoint(dir).describedBy(), dir / "model.safetensors");
 }
 
 void SafetensorsTest::checkpointMissingShard() {

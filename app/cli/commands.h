@@ -23,6 +23,7 @@ int runFinetune(const Arguments& arguments);
 int runCollect(const Arguments& arguments);
 int runTrainPredictor(const Arguments& arguments);
 int runEvalPredictor(const Arguments& arguments);
+int runBench(const Arguments& arguments);
 
 /// --text-column, --pair-column, --label-column, --strict: how to read a data file.
 void addDataOptions(ArgParser& parser);

@@ -26,6 +26,7 @@ const std::vector<Command>& commands() {
         {"collect", "store a model's router logits over a data set", sida::cli::runCollect},
         {"train-predictor", "train the SiDA predictor by truncated distillation", sida::cli::runTrainPredictor},
         {"eval-predictor", "hit rates of the predictor against the routers", sida::cli::runEvalPredictor},
+        {"bench", "throughput, latency and expert memory of the serving policies", sida::cli::runBench},
     };
     return all;
 }

@@ -38,9 +38,11 @@ struct OptimizerOptions {
     double routerJitter = 0.01;
     double loadBalanceWeight = 0.01; ///< Switch's auxiliary load-balancing loss
     double zLossWeight = 0.001;      ///< router z-loss
-    /// Weight of the token-routing aid: a per-token routing table per MoE layer, pulled towards
-    /// the router (symmetric KL), which makes routes depend more on the token and so easier to
-    /// predict. A training-time aid only: it is not saved. 0 turns it off.
+    /// Weight of the token-routing aid: each MoE layer's router is also trained (cross-entropy)
+    /// towards a fixed token -> expert assignment that balances token frequency over the experts.
+    /// Routes then depend mostly on the token, as in pretrained Switch models, which makes them
+    /// predictable; no expert is left without tokens. Training-time only: nothing extra is saved,
+    /// the router stays a Hugging Face router. 0 turns it off.
     double tokenRoutingWeight = 0.0;
     bool headOnly = false;           ///< fine-tuning: train only the classifier head
 };

@@ -21,7 +21,7 @@ PredictorMetadata parsePredictorMetadata(const std::string& jsonText, const std:
     if (!f.has("moe_blocks") || !f.raw("moe_blocks").is_array() || f.raw("moe_blocks").empty())
         f.fail("moe_blocks", "must be a non-empty list of block indices");
     for (const auto& block : f.raw("moe_blocks")) {
-        if (!block.is_number_unsigned()) f.fail("moe_blocks", "holds " + block.dump() + ", not a block index");
+        if (!block.is_number_unsigned()) f.fail("moe_blocks", "must hold only block indices");
         m.moeBlocks.push_back(block.get<int64_t>());
     }
     if (!f.has("architecture") || !f.raw("architecture").is_object()) f.fail("architecture", "must be an object");

@@ -3,6 +3,7 @@
 #include "model/model_impl.h"
 #include "core/json_fields.h"
 #include "predictor/predictor_net.h"
+#include "serving/serving_hooks.h"
 
 #include "sida/errors.h"
 
@@ -140,7 +141,12 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     impl->checkpoint = std::make_unique<Checkpoint>(dir);
     c10::InferenceMode guard;
     const int64_t labels = detail::loadSwitchWeights(impl->info.config, *impl->checkpoint, impl->dtype,
-                                                     impl->device, impl->weights, progress, cancel);
+                                                     impl->device, impl->weights, progress, cancel,
+                                                     /*includeExperts=*/false);
+    impl->experts = std::make_unique<detail::ExpertStore>(impl->info.config, impl->info.config.sparseBlocks(),
+                                                          *impl->checkpoint, impl->dtype, impl->device, progress,
+                                                          cancel);
+    impl->experts->fillAll();
     if (labels > 0) impl->info.labels = labelNames(impl->info.config, labels);
     detail::describeModel(impl->info, impl->weights, impl->checkpoint.get(), impl->dtype, impl->device);
     if (options.loadPredictor) loadPredictorInto(*impl, dir);
@@ -181,7 +187,8 @@ std::vector<Classification> Model::classify(const std::vector<TextInput>& inputs
         std::vector<std::vector<int64_t>> sequences;
         for (size_t j = start; j < end; ++j) sequences.push_back(encoded[runnable[j]]);
         const detail::TokenBatch batch = m.pad(sequences);
-        detail::RouterHooks hooks(m.weights, m.info.moeBlocks, m.options.noDrop);
+        const auto lock = m.experts->lock();
+        detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
         const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
         const at::Tensor probs =
             at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1).to(at::kDouble).cpu();
@@ -218,7 +225,8 @@ std::vector<EncoderDump> Model::inspect(const std::vector<std::vector<int64_t>>&
     }
     c10::InferenceMode guard;
     const detail::TokenBatch batch = m.pad(sequences);
-    detail::RouterHooks hooks(m.weights, m.info.moeBlocks, m.options.noDrop);
+    const auto lock = m.experts->lock();
+    detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
     const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
     at::Tensor probs;
     if (m.weights.classifier.present())

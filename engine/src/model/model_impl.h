@@ -12,8 +12,9 @@
 #include <memory>
 
 namespace sida::detail {
+class ExpertStore;
 class PredictorNet;
-}
+} // namespace sida::detail
 
 namespace sida {
 
@@ -22,7 +23,8 @@ struct Model::Impl {
     LoadOptions options;
     std::unique_ptr<Checkpoint> checkpoint; ///< kept open: the mapped host tier of the experts
     std::unique_ptr<Tokenizer> tokenizer;
-    detail::SwitchWeights weights;
+    detail::SwitchWeights weights; ///< everything but the experts, on `device`
+    std::unique_ptr<detail::ExpertStore> experts; ///< the experts: host tier and device pool
     at::Device device{at::kCPU};
     at::ScalarType dtype = at::kFloat;
     std::shared_ptr<detail::PredictorNet> predictor; ///< null when the model has none
@@ -42,10 +44,13 @@ namespace detail {
 at::ScalarType parseComputeDType(const std::string& name);
 
 /// Loads and validates the weights of a checkpoint into `weights` (compute dtype, on `device`;
-/// routers stay float32). Returns the number of labels of the classifier head (0 if none).
+/// routers stay float32), the experts too when `includeExperts` (training) — serving keeps them
+/// in an ExpertStore instead. Every name and shape is checked first. Returns the number of labels
+/// of the classifier head (0 if none).
 int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoint,
                           at::ScalarType dtype, at::Device device, SwitchWeights& weights,
-                          const ProgressCallback& progress, const CancelToken& cancel);
+                          const ProgressCallback& progress, const CancelToken& cancel,
+                          bool includeExperts = true);
 
 /// Writes weights as model.safetensors in `storage` dtype (routers keep float32).
 void saveSwitchWeights(const SwitchConfig& config, const SwitchWeights& weights,

@@ -76,7 +76,7 @@ at::ScalarType parseComputeDType(const std::string& name) {
 
 int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoint,
                           at::ScalarType dtype, at::Device device, SwitchWeights& weights,
-                          const ProgressCallback& progress, const CancelToken& cancel) {
+                          const ProgressCallback& progress, const CancelToken& cancel, bool includeExperts) {
     refuseGatedExperts(checkpoint);
     refuseConfigLargerThanCheckpoint(config, checkpoint);
     const int64_t numLabels = classifierLabels(config, checkpoint);
@@ -91,6 +91,7 @@ int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoi
     }
     for (size_t i = 0; i < slots.size(); ++i) {
         cancel.throwIfCancelled();
+        if (slots[i].isExpert && !includeExperts) continue;
         const TensorLocation& location = locations[i];
         at::Tensor tensor = readTensor(location, slots[i].isRouter ? at::kFloat : dtype);
         checkFinite(tensor, location.info->name, location.file->path().string());
@@ -115,16 +116,17 @@ void describeModel(ModelInfo& info, const SwitchWeights& weights, const Checkpoi
     const SwitchConfig& c = info.config;
     const int64_t elementSize = at::elementSize(dtype);
     info.moeBlocks = c.sparseBlocks();
-    info.parameters = info.expertParameters = info.nonExpertBytes = 0;
+    const int64_t experts = c.num_experts * static_cast<int64_t>(info.moeBlocks.size());
+    info.expertParameters = experts * 2 * c.d_model * c.d_ff;
+    info.parameters = info.expertParameters;
+    info.nonExpertBytes = 0;
     for (const ConstTensorSlot& slot : tensorSlots(c, headLabels(weights), weights)) {
-        if (!slot.tensor->defined()) continue;
-        const int64_t n = slot.tensor->numel();
-        info.parameters += n;
-        if (slot.isExpert) info.expertParameters += n;
-        else info.nonExpertBytes += n * slot.tensor->element_size();
+        if (slot.isExpert || !slot.tensor->defined()) continue;
+        info.parameters += slot.tensor->numel();
+        info.nonExpertBytes += slot.tensor->numel() * slot.tensor->element_size();
     }
     info.expertBytes = 2 * c.d_model * c.d_ff * elementSize;
-    info.totalExpertBytes = info.expertBytes * c.num_experts * static_cast<int64_t>(info.moeBlocks.size());
+    info.totalExpertBytes = info.expertBytes * experts;
     info.computeDType = dtype == at::kBFloat16 ? "bfloat16" : "float32";
     info.device = device.str();
     if (checkpoint) {

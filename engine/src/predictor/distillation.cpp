@@ -2,6 +2,7 @@
 #include "predictor/distillation.h"
 
 #include "model/switch_encoder.h"
+#include "serving/serving_hooks.h"
 
 #include <c10/core/InferenceMode.h>
 
@@ -26,7 +27,8 @@ TeacherData collectTeacher(const Model::Impl& model, std::vector<std::vector<int
     std::vector<std::vector<at::Tensor>> values(layers), indices(layers);
 
     c10::InferenceMode guard;
-    RouterHooks hooks(model.weights, model.info.moeBlocks, /*noDrop=*/true);
+    const auto lock = model.experts->lock();
+    StoreRouterHooks hooks(*model.experts, /*noDrop=*/true);
     const auto total = static_cast<int64_t>(teacher.sequences.size());
     for (int64_t first = 0; first < total; first += batchSize) {
         cancel.throwIfCancelled();

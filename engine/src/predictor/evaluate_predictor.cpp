@@ -2,6 +2,7 @@
 // sida eval-predictor: how well the predictor anticipates the routers, and what it costs.
 #include "model/switch_encoder.h"
 #include "predictor/distillation.h"
+#include "serving/serving_hooks.h"
 
 #include "sida/errors.h"
 
@@ -60,7 +61,8 @@ std::pair<double, double> timePerSequence(const Model::Impl& m, detail::Predicto
                                           const std::vector<std::vector<int64_t>>& sequences) {
     const size_t n = std::min<size_t>(sequences.size(), 200);
     if (n == 0) return {0.0, 0.0};
-    detail::RouterHooks hooks(m.weights, m.info.moeBlocks, m.options.noDrop);
+    const auto lock = m.experts->lock();
+    detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
     auto time = [&](auto&& run) {
         run(sequences[0]); // warm-up
         const auto start = Clock::now();

@@ -3,6 +3,7 @@
 
 #include "model/model_impl.h"
 #include "model/switch_encoder.h"
+#include "serving/serving_hooks.h"
 
 #include "sida/errors.h"
 
@@ -46,7 +47,7 @@ void summarizeUsage(LayerUsage& layer) {
 } // namespace
 
 EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& weights, const at::Device& device,
-                             bool noDrop, const TokenizedSet& data, const std::vector<std::string>& labels,
+                             MoeHooks& hooks, const TokenizedSet& data, const std::vector<std::string>& labels,
                              int batchSize, const ProgressCallback& progress, const CancelToken& cancel) {
     const auto start = std::chrono::steady_clock::now();
     if (!weights.classifier.present()) throw Error("the model has no classifier head to evaluate");
@@ -60,7 +61,6 @@ EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& we
     std::map<int64_t, std::pair<int64_t, double>> activation; // length -> sentences, sum of fractions
 
     at::NoGradGuard noGrad;
-    RouterHooks hooks(weights, blocks, noDrop);
     const auto total = static_cast<int64_t>(data.examples.size());
     for (int64_t first = 0; first < total; first += batchSize) {
         cancel.throwIfCancelled();
@@ -117,8 +117,10 @@ EvalReport evaluate(const Model& model, const Dataset& data, int batchSize, cons
         throw Error("model '" + m.info.path.string() + "' has no classifier head to evaluate");
     const detail::TokenizedSet set = detail::tokenizeExamples(data, *m.tokenizer, m.info.maxLength, m.info.labels);
     c10::InferenceMode guard;
-    EvalReport report = detail::evaluateTokenized(m.config(), m.weights, m.device, m.options.noDrop, set,
-                                                  m.info.labels, batchSize, progress, cancel);
+    const auto lock = m.experts->lock();
+    detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
+    EvalReport report = detail::evaluateTokenized(m.config(), m.weights, m.device, hooks, set, m.info.labels,
+                                                  batchSize, progress, cancel);
     report.skipped.insert(report.skipped.begin(), data.problems.begin(), data.problems.end());
     return report;
 }

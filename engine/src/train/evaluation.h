@@ -3,7 +3,7 @@
 // what training measures on the dev set after each epoch.
 #pragma once
 
-#include "model/switch_weights.h"
+#include "model/switch_encoder.h"
 #include "sida/evaluate.h"
 #include "train/training_data.h"
 
@@ -11,8 +11,9 @@
 
 namespace sida::detail {
 
+/// `hooks` supplies routing and experts (the trainer's own weights, or a served model's store).
 EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& weights, const at::Device& device,
-                             bool noDrop, const TokenizedSet& data, const std::vector<std::string>& labels,
+                             MoeHooks& hooks, const TokenizedSet& data, const std::vector<std::string>& labels,
                              int batchSize, const ProgressCallback& progress, const CancelToken& cancel);
 
 } // namespace sida::detail

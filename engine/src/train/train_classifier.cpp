@@ -118,8 +118,9 @@ TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback&
     for (const detail::TensorSlot& slot : detail::tensorSlots(run.config, run.labels.size(), run.weights))
         *slot.tensor = slot.tensor->to(device);
     if (options.optimizer.tokenRoutingWeight > 0)
-        for (size_t i = 0; i < run.config.sparseBlocks().size(); ++i)
-            run.routingTables.push_back(at::zeros({run.config.vocab_size, run.config.num_experts}, at::kFloat).to(device));
+        for (const at::Tensor& a : detail::balancedTokenExperts(run.train, run.config.vocab_size, run.config.num_experts,
+                                                                run.config.sparseBlocks().size(), options.seed))
+            run.tokenExperts.push_back(a.to(device));
 
     std::vector<std::pair<std::string, std::filesystem::path>> files{{"train", options.trainData}};
     if (!options.devData.empty()) files.emplace_back("dev", options.devData);

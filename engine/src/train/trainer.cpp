@@ -29,7 +29,6 @@ torch::optim::AdamW makeOptimizer(const SwitchConfig& c, TrainingRun& run) {
     for (const at::Tensor& p : trainableParameters(c, run.weights, run.optimizer.headOnly))
         (p.dim() >= 2 && !p.is_same(run.weights.shared) && !p.is_same(run.weights.relativeBias) ? decayed : plain)
             .push_back(p);
-    for (at::Tensor& table : run.routingTables) plain.push_back(table.requires_grad_(true));
     auto options = torch::optim::AdamWOptions(run.optimizer.learningRate).weight_decay(run.optimizer.weightDecay);
     auto plainOptions = std::make_unique<torch::optim::AdamWOptions>(options);
     plainOptions->weight_decay(0.0);
@@ -55,10 +54,6 @@ at::Tensor loadBalancingLoss(const RouterOutput& router, int64_t numExperts) {
 }
 
 at::Tensor routerZLoss(const RouterOutput& router) { return at::logsumexp(router.logits, -1).pow(2).mean(); }
-
-at::Tensor symmetricKl(const at::Tensor& logP, const at::Tensor& logQ) {
-    return ((logP.exp() * (logP - logQ)).sum(-1) + (logQ.exp() * (logQ - logP)).sum(-1)).mean();
-}
 
 struct StepLosses {
     at::Tensor total;
@@ -89,9 +84,8 @@ StepLosses batchLoss(TrainingRun& run, const std::vector<size_t>& indices, const
         const RouterOutput& router = *out.moe[layer].router;
         aux = aux + loadBalancingLoss(router, run.config.num_experts);
         z = z + routerZLoss(router);
-        if (!run.routingTables.empty())
-            tokenRouting = tokenRouting + symmetricKl(at::log_softmax(router.logits, -1),
-                                                      at::log_softmax(run.routingTables[layer].index_select(0, tokenIds), -1));
+        if (!run.tokenExperts.empty())
+            tokenRouting = tokenRouting + at::cross_entropy_loss(router.logits, run.tokenExperts[layer].index_select(0, tokenIds));
     }
     const double layers = static_cast<double>(std::max<size_t>(1, out.moe.size()));
     losses.total = crossEntropy + (o.loadBalanceWeight * aux + o.zLossWeight * z + o.tokenRoutingWeight * tokenRouting) / layers;
@@ -116,8 +110,6 @@ void saveState(TrainingRun& run, torch::optim::AdamW& optimizer, const Position&
     torch::serialize::OutputArchive archive;
     for (const ConstTensorSlot& slot : tensorSlots(run.config, headLabels(run.weights), std::as_const(run.weights)))
         archive.write("weights/" + slot.name, *slot.tensor, /*is_buffer=*/true);
-    for (size_t i = 0; i < run.routingTables.size(); ++i)
-        archive.write("routing_table/" + std::to_string(i), run.routingTables[i], true);
     torch::serialize::OutputArchive optimizerArchive;
     optimizer.save(optimizerArchive);
     archive.write("optimizer", optimizerArchive);
@@ -147,11 +139,6 @@ Position loadState(TrainingRun& run, torch::optim::AdamW& optimizer, std::vector
         archive.read("weights/" + slot.name, saved, true);
         slot.tensor->copy_(saved);
     }
-    for (size_t i = 0; i < run.routingTables.size(); ++i) {
-        at::Tensor saved;
-        archive.read("routing_table/" + std::to_string(i), saved, true);
-        run.routingTables[i].copy_(saved);
-    }
     torch::serialize::InputArchive optimizerArchive;
     archive.read("optimizer", optimizerArchive);
     optimizer.load(optimizerArchive);
@@ -168,7 +155,8 @@ EpochMetrics finishEpoch(TrainingRun& run, int epoch, double loss, double aux, d
     m.zLoss = z / std::max<int64_t>(1, batches);
     m.seconds = seconds;
     if (!run.dev.examples.empty()) {
-        const EvalReport dev = evaluateTokenized(run.config, run.weights, run.device, false, run.dev, run.labels, 128, {}, cancel);
+        RouterHooks hooks(run.weights, run.config.sparseBlocks(), false);
+        const EvalReport dev = evaluateTokenized(run.config, run.weights, run.device, hooks, run.dev, run.labels, 128, {}, cancel);
         m.devAccuracy = dev.accuracy;
         m.devF1 = dev.macroF1;
         m.minExpertShare = 1;

@@ -19,7 +19,7 @@ namespace sida::detail {
 struct TrainingRun {
     SwitchConfig config;
     SwitchWeights weights;                 ///< float32 on `device`; trainable ones require grad
-    std::vector<at::Tensor> routingTables; ///< the token-routing aid, one [V, E] per MoE layer
+    std::vector<at::Tensor> tokenExperts; ///< the token-routing aid: per MoE layer, [V] expert of each token id
     std::vector<std::string> labels;
     TokenizedSet train;
     TokenizedSet dev;
@@ -35,8 +35,19 @@ struct TrainingRun {
 /// classification head, on `device`, float32.
 void initializeWeights(const SwitchConfig& config, int64_t numLabels, SwitchWeights& weights);
 
+/// A freshly initialised tensor for one slot, with Hugging Face's init scales (routers scaled
+/// down for a stable start; norms ones, biases zeros).
+at::Tensor initialTensor(const TensorSlot& slot, const SwitchConfig& config);
+
 /// A fresh classification head (dense d x d + out_proj) for `numLabels` labels.
 void initializeHead(const SwitchConfig& config, int64_t numLabels, SwitchWeights& weights);
+
+/// The token-routing aid's targets: for each MoE layer, every token id's expert. Tokens of the
+/// training set are dealt to experts greedily by frequency (most frequent first, to the expert
+/// with the fewest token occurrences so far), so that every expert gets a fair share; the others
+/// are spread by id. Layers get different assignments.
+std::vector<at::Tensor> balancedTokenExperts(const TokenizedSet& train, int64_t vocabSize, int64_t numExperts,
+                                             size_t layers, uint64_t seed);
 
 /// The parameters the optimiser updates (everything, or only the head).
 std::vector<at::Tensor> trainableParameters(const SwitchConfig& config, SwitchWeights& weights, bool headOnly);

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+#include "serving/expert_store.h"
+
+#include "io/tensor_io.h"
+
+#include "sida/errors.h"
+
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+
+#include <chrono>
+#include <limits>
+
+namespace sida::detail {
+namespace {
+
+c10::Stream currentStream(const at::Device& device) {
+    return c10::impl::VirtualGuardImpl(device.type()).getStream(device);
+}
+
+} // namespace
+
+void ResidencyLog::reset(size_t layers) {
+    copiedIn.assign(layers, {});
+    evicted.assign(layers, {});
+    fetchedOnDemand.assign(layers, 0);
+    bytesCopied = 0;
+    copyMs = 0.0;
+}
+
+ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>& moeBlocks,
+                         const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device,
+                         const ProgressCallback& progress, const CancelToken& cancel)
+    : layers_(static_cast<int>(moeBlocks.size())), experts_(config.num_experts), dModel_(config.d_model),
+      dFf_(config.d_ff), expertBytes_(2 * config.d_model * config.d_ff * static_cast<int64_t>(at::elementSize(dtype))),
+      dtype_(dtype), device_(device) {
+    const std::vector<int64_t> wiShape{dFf_, dModel_}, woShape{dModel_, dFf_};
+    host_.reserve(static_cast<size_t>(totalExperts()));
+    for (int l = 0; l < layers_; ++l) {
+        for (int64_t e = 0; e < experts_; ++e) {
+            cancel.throwIfCancelled();
+            HostExpert h;
+            for (const char* matrix : {"wi", "wo"}) {
+                const std::string name = expertTensorName(moeBlocks[l], e, matrix);
+                const TensorLocation location = checkpoint.locate(name);
+                const auto& expected = std::string(matrix) == "wi" ? wiShape : woShape;
+                if (location.info->shape != expected)
+                    throw Error(location.file->path().string() + ": tensor '" + name + "' has shape " +
+                                shapeText(location.info->shape) + " but config.json implies " + shapeText(expected));
+                // CUDA: a pinned copy in the compute dtype, so that copies are asynchronous DMA.
+                // CPU: the mapped bytes themselves; copies into the RAM pool convert the dtype.
+                at::Tensor t = device.is_cuda() ? readTensor(location, dtype).pin_memory() : mappedTensor(location);
+                checkFinite(t, name, location.file->path().string());
+                (std::string(matrix) == "wi" ? h.wi : h.wo) = t;
+            }
+            host_.push_back(std::move(h));
+            if (progress)
+                progress({"loading experts", static_cast<int64_t>(host_.size()), totalExperts(),
+                          "block " + std::to_string(moeBlocks[l])});
+        }
+    }
+    if (device.is_cuda())
+        copyStream_ = c10::impl::VirtualGuardImpl(device.type()).getStreamFromGlobalPool(device, false);
+    capacity_ = totalExperts();
+}
+
+ExpertStore::~ExpertStore() {
+    if (device_.is_cuda()) c10::impl::VirtualGuardImpl(device_.type()).synchronizeDevice(device_.index());
+}
+
+std::vector<int32_t> ExpertStore::residentExperts(int layer) const {
+    std::vector<int32_t> experts;
+    for (const auto& [key, slot] : where_)
+        if (key.layer == layer) experts.push_back(static_cast<int32_t>(key.expert));
+    return experts;
+}
+
+void ExpertStore::setCapacity(int64_t slots, Eviction eviction) {
+    slots = std::clamp<int64_t>(slots, 1, totalExperts());
+    ResidencyLog ignored;
+    ignored.reset(static_cast<size_t>(layers_));
+    while (residentCount() > slots) evictSlot(chooseVictim([](ExpertKey) { return Need::None; }, eviction), ignored);
+    if (device_.is_cuda()) c10::impl::VirtualGuardImpl(device_.type()).synchronizeDevice(device_.index());
+    // Free slots beyond the new size give their memory back.
+    std::vector<Slot> kept;
+    for (Slot& s : slots_)
+        if (s.key) kept.push_back(std::move(s));
+    slots_ = std::move(kept);
+    where_.clear();
+    for (size_t i = 0; i < slots_.size(); ++i) where_[*slots_[i].key] = static_cast<int64_t>(i);
+    capacity_ = slots;
+}
+
+void ExpertStore::fillAll(ResidencyLog* log) {
+    ResidencyLog local;
+    local.reset(static_cast<size_t>(layers_));
+    setCapacity(totalExperts(), Eviction::Fifo);
+    for (int l = 0; l < layers_; ++l)
+        for (int64_t e = 0; e < experts_; ++e)
+            fetch({l, e}, [](ExpertKey) { return Need::Later; }, Eviction::Fifo, log ? *log : local);
+}
+
+int64_t ExpertStore::chooseVictim(const std::function<Need(ExpertKey)>& need, Eviction eviction) const {
+    int64_t best = -1;
+    std::pair<int, uint64_t> bestRank{std::numeric_limits<int>::max(), 0};
+    for (size_t i = 0; i < slots_.size(); ++i) {
+        if (!slots_[i].key) continue;
+        const Need n = need(*slots_[i].key);
+        if (n == Need::Now) continue;
+        const uint64_t age = eviction == Eviction::Fifo ? slots_[i].loadedAt : slots_[i].lastUsed;
+        const std::pair<int, uint64_t> rank{static_cast<int>(n), age};
+        if (best < 0 || rank < bestRank) {
+            best = static_cast<int64_t>(i);
+            bestRank = rank;
+        }
+    }
+    if (best < 0) throw Error("internal error: every resident expert is in use; the expert pool cannot make room");
+    return best;
+}
+
+void ExpertStore::evictSlot(int64_t slot, ResidencyLog& log) {
+    Slot& s = slots_[static_cast<size_t>(slot)];
+    log.evicted[static_cast<size_t>(s.key->layer)].push_back(static_cast<int32_t>(s.key->expert));
+    where_.erase(*s.key);
+    s.key.reset();
+}
+
+void ExpertStore::copyIn(int64_t slot, ExpertKey key, ResidencyLog& log) {
+    const auto start = std::chrono::steady_clock::now();
+    Slot& s = slots_[static_cast<size_t>(slot)];
+    if (!s.buffer.defined()) s.buffer = at::empty({2 * dModel_ * dFf_}, at::TensorOptions().dtype(dtype_).device(device_));
+    const HostExpert& h = host(key);
+    const int64_t half = dModel_ * dFf_;
+    if (device_.is_cuda()) {
+        // The slot may still be read by kernels queued on the compute stream: the copy stream
+        // waits for them, then copies; the compute stream waits for the copy before use.
+        c10::Event computed(device_.type());
+        computed.record(currentStream(device_));
+        computed.block(*copyStream_);
+        {
+            c10::StreamGuard onCopyStream(*copyStream_);
+            s.buffer.narrow(0, 0, half).view({dFf_, dModel_}).copy_(h.wi, /*non_blocking=*/true);
+            s.buffer.narrow(0, half, half).view({dModel_, dFf_}).copy_(h.wo, /*non_blocking=*/true);
+        }
+        s.ready.emplace(device_.type());
+        s.ready->record(*copyStream_);
+    } else {
+        s.buffer.narrow(0, 0, half).view({dFf_, dModel_}).copy_(h.wi);
+        s.buffer.narrow(0, half, half).view({dModel_, dFf_}).copy_(h.wo);
+    }
+    s.key = key;
+    s.loadedAt = s.lastUsed = ++clock_;
+    where_[key] = slot;
+    log.copiedIn[static_cast<size_t>(key.layer)].push_back(static_cast<int32_t>(key.expert));
+    log.bytesCopied += static_cast<uint64_t>(expertBytes_);
+    bytesCopiedTotal_ += static_cast<uint64_t>(expertBytes_);
+    log.copyMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool ExpertStore::fetch(ExpertKey key, const std::function<Need(ExpertKey)>& need, Eviction eviction,
+                        ResidencyLog& log) {
+    if (where_.contains(key)) return false;
+    int64_t slot = -1;
+    for (size_t i = 0; i < slots_.size(); ++i)
+        if (!slots_[i].key) {
+            slot = static_cast<int64_t>(i);
+            break;
+        }
+    if (slot < 0 && static_cast<int64_t>(slots_.size()) < capacity_) {
+        slots_.emplace_back();
+        slot = static_cast<int64_t>(slots_.size()) - 1;
+    }
+    if (slot < 0) {
+        slot = chooseVictim(need, eviction);
+        evictSlot(slot, log);
+    }
+    copyIn(slot, key, log);
+    return true;
+}
+
+void ExpertStore::evictUnneeded(const std::function<Need(ExpertKey)>& need, ResidencyLog& log) {
+    for (size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].key && need(*slots_[i].key) == Need::None) evictSlot(static_cast<int64_t>(i), log);
+}
+
+ExpertWeights ExpertStore::weights(ExpertKey key) {
+    Slot& s = slots_[static_cast<size_t>(where_.at(key))];
+    s.lastUsed = ++clock_;
+    if (s.ready) s.ready->block(currentStream(device_));
+    const int64_t half = dModel_ * dFf_;
+    return {s.buffer.narrow(0, 0, half).view({dFf_, dModel_}), s.buffer.narrow(0, half, half).view({dModel_, dFf_})};
+}
+
+ExpertWeights ExpertStore::hostWeights(ExpertKey key, const at::Device& device) const {
+    const HostExpert& h = host(key);
+    return {h.wi.to(device, dtype_), h.wo.to(device, dtype_)};
+}
+
+} // namespace sida::detail

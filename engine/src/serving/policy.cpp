@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+#include "sida/errors.h"
+#include "sida/pipeline.h"
+
+namespace sida {
+
+std::string policyName(Policy policy) {
+    switch (policy) {
+    case Policy::Standard: return "standard";
+    case Policy::OnDemand: return "ondemand";
+    case Policy::Sida: return "sida";
+    case Policy::SidaExact: return "sida-exact";
+    case Policy::Oracle: return "oracle";
+    }
+    return "?";
+}
+
+std::vector<Policy> allPolicies() {
+    return {Policy::Standard, Policy::OnDemand, Policy::Sida, Policy::SidaExact, Policy::Oracle};
+}
+
+Policy parsePolicy(const std::string& name) {
+    for (Policy p : allPolicies())
+        if (policyName(p) == name) return p;
+    throw Error("policy '" + name + "' is unknown (use standard, ondemand, sida, sida-exact or oracle)");
+}
+
+std::string evictionName(Eviction eviction) { return eviction == Eviction::Fifo ? "fifo" : "lru"; }
+
+Eviction parseEviction(const std::string& name) {
+    if (name == "fifo") return Eviction::Fifo;
+    if (name == "lru") return Eviction::Lru;
+    throw Error("eviction '" + name + "' is unknown (use fifo or lru)");
+}
+
+void validate(const PipelineOptions& o, const ModelInfo& model) {
+    const int64_t experts = model.config.num_experts;
+    if (o.batchSize < 1 || o.batchSize > 4096) throw Error("batch size " + std::to_string(o.batchSize) + " is out of range (1..4096)");
+    if (o.hashQueueDepth < 1 || o.hashQueueDepth > 1024)
+        throw Error("hash queue depth " + std::to_string(o.hashQueueDepth) + " is out of range (1..1024)");
+    if (o.topK < 1 || o.topK > experts)
+        throw Error("top-k " + std::to_string(o.topK) + " is out of range (1.." + std::to_string(experts) + ")");
+    if (o.expertBudgetBytes < 0) throw Error("expert budget in bytes must not be negative");
+    if (!(o.expertBudgetFraction > 0 && o.expertBudgetFraction <= 1))
+        throw Error("expert budget fraction must be in (0, 1]");
+    if ((o.policy == Policy::Sida || o.policy == Policy::SidaExact) && !model.predictor.present)
+        throw Error("policy '" + policyName(o.policy) + "' needs the model's predictor, and '" + model.path.string() +
+                    "' has none (train one with 'sida train-predictor', or use standard or ondemand)");
+    if (o.policy == Policy::Oracle && o.topK != 1) throw Error("the oracle policy uses top-k 1 (the router is top-1)");
+}
+
+} // namespace sida

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+#include "serving/serving_hooks.h"
+
+namespace sida::detail {
+
+void collectNeeded(HashTable& table) {
+    table.needed.clear();
+    for (const at::Tensor& experts : table.experts) {
+        const at::Tensor unique = std::get<0>(at::_unique(experts.reshape({-1}), /*sorted=*/true)).contiguous();
+        table.needed.emplace_back(unique.data_ptr<int64_t>(), unique.data_ptr<int64_t>() + unique.numel());
+    }
+}
+
+ServingHooks::ServingHooks(ExpertStore& store, const PipelineOptions& options, bool noDrop, const HashTable* table,
+                           at::ScalarType dtype, const at::Device& device, ResidencyLog& log)
+    : store_(store), options_(options), noDrop_(noDrop), table_(table), dtype_(dtype), device_(device), log_(log) {
+    log_.reset(static_cast<size_t>(store.layers()));
+}
+
+Need ServingHooks::need(ExpertKey key) const {
+    if (key.layer == currentLayer_) return pending_.contains(key.expert) ? Need::Now : Need::Done;
+    if (key.layer < currentLayer_) return Need::Done;
+    if (table_ && !table_->empty() && table_->needed[static_cast<size_t>(key.layer)].contains(key.expert))
+        return Need::Later;
+    return Need::None;
+}
+
+void ServingHooks::prefetch() {
+    const auto needOf = [this](ExpertKey k) { return need(k); };
+    if (!options_.cacheAcrossBatches) store_.evictUnneeded(needOf, log_);
+    if (!table_ || table_->empty()) return;
+    for (int l = 0; l < store_.layers(); ++l) {
+        for (int64_t e : table_->needed[static_cast<size_t>(l)]) {
+            if (store_.isResident({l, e})) continue;
+            // Prefetching never pushes out an expert this batch needs; what does not fit is
+            // fetched on demand when its layer runs.
+            bool room = store_.residentCount() < store_.capacity();
+            for (int other = 0; !room && other < store_.layers(); ++other)
+                for (int32_t r : store_.residentExperts(other))
+                    if (need({other, r}) == Need::None) {
+                        room = true;
+                        break;
+                    }
+            if (!room) return;
+            store_.fetch({l, e}, needOf, options_.eviction, log_);
+        }
+    }
+}
+
+MoeDecision ServingHooks::decide(int moeLayer, const at::Tensor& normed,
+                                 const std::function<RouterOutput()>& runRouter) {
+    currentLayer_ = moeLayer;
+    const bool capacity = !noDrop_;
+    switch (options_.policy) {
+    case Policy::Standard:
+    case Policy::OnDemand:
+    case Policy::SidaExact:
+        return top1Decision(runRouter(), capacity);
+    case Policy::Oracle: {
+        const auto& t = *table_;
+        return {t.experts[moeLayer].narrow(1, 0, 1).to(device_), t.probs[moeLayer].narrow(1, 0, 1).to(device_, dtype_),
+                capacity};
+    }
+    case Policy::Sida: {
+        const auto& t = *table_;
+        MoeDecision d{t.experts[moeLayer].to(device_), t.probs[moeLayer].to(device_, dtype_), false};
+        if (options_.shadowRouter || options_.scaleByRouter) {
+            const RouterOutput router = runRouter();
+            if (options_.scaleByRouter) d.weights = router.probs.gather(1, d.experts);
+        }
+        return d;
+    }
+    }
+    return top1Decision(runRouter(), capacity);
+}
+
+void ServingHooks::prepare(int moeLayer, const std::vector<int64_t>& experts) {
+    currentLayer_ = moeLayer;
+    pending_ = {experts.begin(), experts.end()};
+}
+
+ExpertWeights ServingHooks::expert(int moeLayer, int64_t expert) {
+    const ExpertKey key{moeLayer, expert};
+    if (store_.fetch(key, [this](ExpertKey k) { return need(k); }, options_.eviction, log_))
+        ++log_.fetchedOnDemand[static_cast<size_t>(moeLayer)];
+    pending_.erase(expert);
+    return store_.weights(key);
+}
+
+namespace {
+
+PipelineOptions routerOptions() {
+    PipelineOptions o;
+    o.policy = Policy::OnDemand;
+    return o;
+}
+
+} // namespace
+
+StoreRouterHooks::StoreRouterHooks(ExpertStore& store, bool noDrop)
+    : hooks_(store, routerOptions(), noDrop, nullptr, at::kFloat, store.device(), log_) {}
+
+MoeDecision StoreRouterHooks::decide(int moeLayer, const at::Tensor& normed,
+                                     const std::function<RouterOutput()>& runRouter) {
+    return hooks_.decide(moeLayer, normed, runRouter);
+}
+
+void StoreRouterHooks::prepare(int moeLayer, const std::vector<int64_t>& experts) {
+    hooks_.prepare(moeLayer, experts);
+}
+
+ExpertWeights StoreRouterHooks::expert(int moeLayer, int64_t expert) { return hooks_.expert(moeLayer, expert); }
+
+} // namespace sida::detail

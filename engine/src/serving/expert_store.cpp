@@ -105,8 +105,10 @@ int64_t ExpertStore::chooseVictim(const std::function<Need(ExpertKey)>& need, Ev
     std::pair<int, uint64_t> bestRank{std::numeric_limits<int>::max(), 0};
     for (size_t i = 0; i < slots_.size(); ++i) {
         if (!slots_[i].key) continue;
+        // Even an expert the current layer still needs may go when nothing else can (a layer
+        // needing more experts than the pool holds runs in waves); it is fetched again when its
+        // turn comes.
         const Need n = need(*slots_[i].key);
-        if (n == Need::Now) continue;
         const uint64_t age = eviction == Eviction::Fifo ? slots_[i].loadedAt : slots_[i].lastUsed;
         const std::pair<int, uint64_t> rank{static_cast<int>(n), age};
         if (best < 0 || rank < bestRank) {
@@ -114,7 +116,7 @@ int64_t ExpertStore::chooseVictim(const std::function<Need(ExpertKey)>& need, Ev
             bestRank = rank;
         }
     }
-    if (best < 0) throw Error("internal error: every resident expert is in use; the expert pool cannot make room");
+    if (best < 0) throw Error("internal error: the expert pool has no resident expert to evict");
     return best;
 }
 

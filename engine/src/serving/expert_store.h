@@ -37,7 +37,8 @@ struct ResidencyLog {
     void reset(size_t layers);
 };
 
-/// How much an expert is needed by the batch in flight; lower classes are evicted first.
+/// How much an expert is needed by the batch in flight; lower classes are evicted first, and Now
+/// (the current layer has yet to run it) only when nothing else is resident.
 enum class Need { None = 0, Done = 1, Later = 2, Now = 3 };
 
 class ExpertStore {

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// sida-studio: the desktop app. Without options it opens the bundled demo model; --screenshot renders
+// a view to a PNG and exits (for the docs and headless checks).
+#include "headless_runs.h"
+#include "main_window.h"
+#include "theme.h"
+
+#include "sida/device.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+    QApplication::setAttribute(Qt::AA_DontCreateNativeWidgetSiblings);
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("sida-studio"));
+    QApplication::setOrganizationName(QStringLiteral("SiDA Studio"));
+    QApplication::setApplicationVersion(QString::fromStdString(sida::runtimeVersions().sida));
+    QApplication::setDesktopFileName(QStringLiteral("sida-studio"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("Run and understand Mixture-of-Experts models the SiDA way."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption model(QStringLiteral("model"),
+                                   QStringLiteral("Open this model folder instead of the bundled one."),
+                                   QStringLiteral("DIR"));
+    const QCommandLineOption screenshot(
+        QStringLiteral("screenshot"),
+        QStringLiteral("Load the model, classify the samples, save the window as a PNG and exit."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption view(
+        QStringLiteral("view"),
+        QStringLiteral("The view to show: %1.").arg(sida::ui::MainWindow::viewNames().join(u", ")),
+        QStringLiteral("NAME"), QStringLiteral("hash-table"));
+    const QCommandLineOption theme(QStringLiteral("theme"),
+                                   QStringLiteral("system, light or dark (not saved)."),
+                                   QStringLiteral("THEME"));
+    const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for --screenshot."),
+                                  QStringLiteral("WxH"), QStringLiteral("1600x1000"));
+    const QCommandLineOption measure(
+        QStringLiteral("measure-responsiveness"),
+        QStringLiteral("Classify N inputs while measuring the event loop's lateness; print it and exit."),
+        QStringLiteral("N"));
+    parser.addOptions({model, screenshot, view, theme, size, measure});
+    parser.process(app);
+
+    if (!sida::ui::MainWindow::viewNames().contains(parser.value(view))) {
+        std::fprintf(stderr, "sida-studio: unknown view '%s' (use %s)\n", qPrintable(parser.value(view)),
+                     qPrintable(sida::ui::MainWindow::viewNames().join(u", ")));
+        return 2;
+    }
+    sida::ui::captureSystemTheme();
+    sida::ui::MainWindow window;
+    const sida::ui::Theme chosen =
+        parser.isSet(theme) ? sida::ui::parseTheme(parser.value(theme)) : window.settings().theme;
+    if (chosen != sida::ui::Theme::System) sida::ui::applyTheme(chosen);
+    window.showView(parser.value(view));
+
+    if (parser.isSet(screenshot)) {
+        const QStringList wh = parser.value(size).split(u'x');
+        window.resize(wh.value(0).toInt() > 0 ? wh.value(0).toInt() : 1600,
+                      wh.value(1).toInt() > 0 ? wh.value(1).toInt() : 1000);
+        window.show();
+        auto* run =
+            new sida::studio::ScreenshotRun(&window, parser.value(screenshot), parser.value(view), &window);
+        run->start(parser.value(model));
+        return QApplication::exec();
+    }
+    window.show();
+    if (parser.isSet(measure)) {
+        auto* run =
+            new sida::studio::ResponsivenessRun(&window, std::max(1, parser.value(measure).toInt()), &window);
+        run->start(parser.value(model));
+        return QApplication::exec();
+    }
+    if (parser.isSet(model))
+        window.openModel(parser.value(model));
+    else
+        window.openInitialModel();
+    return QApplication::exec();
+}

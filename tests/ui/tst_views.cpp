@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+// The views as widgets, offscreen, fed with synthetic batch traces: the hash-table heatmap follows
+// the newest batch or a pinned sentence, the expert strips paint 256 experts, the memory view names
+// the RAM pool on a CPU, the plots gain points, the predictor view lists misses and opens them, and
+// the main window offers every view without a model.
+#include "engine_controller.h"
+#include "experts_view.h"
+#include "hash_table_view.h"
+#include "main_window.h"
+#include "memory_view.h"
+#include "predictor_view.h"
+#include "studio_settings.h"
+#include "synthetic_traces.h"
+#include "throughput_view.h"
+
+#include <QSettings>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace sida;
+using namespace sida::ui;
+using namespace Qt::StringLiterals;
+
+namespace {
+
+ModelInfo modelWith(int layers, int experts) {
+    ModelInfo info;
+    info.config.num_experts = experts;
+    for (int l = 0; l < layers; ++l) info.moeBlocks.push_back(2 * l + 1);
+    info.expertBytes = 1024;
+    info.totalExpertBytes = 1024 * layers * experts;
+    return info;
+}
+
+} // namespace
+
+class ViewsTest : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void hashTableFollowsTheNewestBatch() {
+        HashTableView view;
+        view.resize(800, 500);
+        test::TraceShape shape;
+        shape.lengths = {5, 3};
+        shape.layers = 3;
+        view.updateLatest(test::makeTrace(shape));
+        // The newest batch's last sentence: 3 tokens by 3 MoE layers.
+        QCOMPARE(view.heatmapSize(), QSize(3, 3));
+        QCOMPARE(view.grid().tokenCount(), 3);
+        QVERIFY(view.isFollowing());
+        shape.batchIndex = 2;
+        shape.lengths = {7};
+        view.updateLatest(test::makeTrace(shape));
+        QCOMPARE(view.heatmapSize(), QSize(7, 3));
+    }
+
+    void hashTablePinsASentence() {
+        HashTableView view;
+        QSignalSpy following(&view, &HashTableView::followingChanged);
+        test::TraceShape shape;
+        shape.lengths = {5, 3};
+        const TracePtr pinned = test::makeTrace(shape);
+        view.pin(pinned, 1, 2);
+        QVERIFY(!view.isFollowing());
+        QCOMPARE(following.size(), 1);
+        QCOMPARE(view.heatmapSize(), QSize(5, 2));
+        // New batches do not move a pinned view...
+        shape.batchIndex = 2;
+        shape.lengths = {9};
+        view.updateLatest(test::makeTrace(shape));
+        QCOMPARE(view.heatmapSize(), QSize(5, 2));
+        // ...until it follows again.
+        view.followLatest();
+        shape.batchIndex = 3;
+        view.updateLatest(test::makeTrace(shape));
+        QCOMPARE(view.heatmapSize(), QSize(9, 2));
+        QVERIFY(!view.grab().isNull());
+    }
+
+    void expertStripsPaintManyExperts() {
+        ExpertsView view;
+        view.resize(900, 600);
+        view.reset(modelWith(4, 256));
+        test::TraceShape shape;
+        shape.layers = 4;
+        shape.experts = 256;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QCOMPARE(view.activity().batches(), 1u);
+        QCOMPARE(view.activity().residentCount(0), 128);
+        QVERIFY(!view.grab().isNull());
+    }
+
+    void memoryViewSaysRamPoolOnCpu() {
+        MemoryView view;
+        test::TraceShape shape;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QCOMPARE(view.pointCount(), 1);
+        QVERIFY2(view.title().contains(u"RAM pool (CPU)"_s), qPrintable(view.title()));
+        QVERIFY(!view.title().contains(u"GPU"_s));
+        shape.startedSeconds = 1;
+        view.addTraces({test::makeTrace(shape)});
+        shape.startedSeconds = 2;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QCOMPARE(view.pointCount(), 3);
+        view.clear();
+        QCOMPARE(view.pointCount(), 0);
+    }
+
+    void memoryViewSaysGpuOnCuda() {
+        MemoryView view;
+        test::TraceShape shape;
+        shape.cuda = true;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QVERIFY2(view.title().startsWith(u"GPU memory (cuda:0)"_s), qPrintable(view.title()));
+    }
+
+    void throughputViewGainsPoints() {
+        ThroughputView view;
+        test::TraceShape shape;
+        for (int i = 0; i < 4; ++i) {
+            shape.startedSeconds = i * 0.1;
+            view.addTraces({test::makeTrace(shape)});
+        }
+        view.refresh();
+        QCOMPARE(view.pointCount(), 4);
+        // Eight samples from the first batch's start to the last one's end.
+        QCOMPARE(view.series().points().back().samplesPerSecond, 8 / 0.31);
+    }
+
+    void predictorViewListsAndOpensMisses() {
+        PredictorView view;
+        view.reset(modelWith(2, 8));
+        view.setServingOptions(PipelineOptions{}, true);
+        test::TraceShape shape;
+        shape.batchIndex = 4;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QCOMPARE(view.misses()->rowCount(), 6);
+        QCOMPARE(view.stats().compared(), 16);
+        QSignalSpy opened(&view, &PredictorView::openSentence);
+        view.resize(900, 700);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QTableView* table = view.missTable();
+        const QRect cell = table->visualRect(table->model()->index(2, 0));
+        QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, cell.center());
+        QCOMPARE(opened.size(), 1);
+        QCOMPARE(opened[0][0].toULongLong(), 4u);
+        QCOMPARE(opened[0][1].toULongLong(),
+                 table->model()->index(2, 0).data(MissListModel::RequestIdRole).toULongLong());
+        QCOMPARE(opened[0][2].toInt(), table->model()->index(2, 0).data(MissListModel::TokenRole).toInt());
+    }
+
+    void mainWindowOffersEveryViewWithoutAModel() {
+        QTemporaryDir dir;
+        MainWindow window(new QSettings(dir.filePath(u"studio.ini"_s), QSettings::IniFormat));
+        window.resize(1200, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(!window.controller()->hasModel());
+        for (const QString& name : MainWindow::viewNames()) QVERIFY2(window.showView(name), qPrintable(name));
+        QVERIFY(!window.showView(u"no-such-view"_s));
+        QVERIFY(!MainWindow::sampleSentences().isEmpty());
+        const QList<InputText> labelled = MainWindow::labelledSamples();
+        QVERIFY(labelled.size() >= 40);
+        QVERIFY(!labelled.front().expectedLabel.isEmpty());
+    }
+
+    void windowStateIsRestored() {
+        QTemporaryDir dir;
+        const QString ini = dir.filePath(u"studio.ini"_s);
+        {
+            MainWindow window(new QSettings(ini, QSettings::IniFormat));
+            window.resize(1300, 850);
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            window.showView(u"memory"_s);
+            window.close();
+        }
+        MainWindow again(new QSettings(ini, QSettings::IniFormat));
+        QCOMPARE(again.size(), QSize(1300, 850));
+        QVERIFY(again.findChild<MemoryView*>()->isVisibleTo(&again));
+    }
+};
+
+QTEST_MAIN(ViewsTest)
+#include "tst_views.moc"

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+#include "plot_style.h"
+
+#include "expert_palette.h"
+
+#include <qcustomplot.h>
+
+namespace sida::ui {
+
+QCustomPlot* createLivePlot(QWidget* parent) {
+    auto* plot = new QCustomPlot(parent);
+    // OpenGL stays off (QCustomPlot's default); dense live plots draw without antialiasing.
+    plot->setNotAntialiasedElements(QCP::aeAll);
+    plot->setPlottingHint(QCP::phFastPolylines, true);
+    plot->setPlottingHint(QCP::phImmediateRefresh, false);
+    plot->setNoAntialiasingOnDrag(true);
+    plot->setMinimumHeight(160);
+    return plot;
+}
+
+void applyAxisPalette(QCPAxis* axis, const QPalette& palette) {
+    const SemanticColors c = semanticColors(palette);
+    const QPen line(c.text, 1);
+    axis->setBasePen(line);
+    axis->setTickPen(line);
+    axis->setSubTickPen(line);
+    axis->setTickLabelColor(c.text);
+    axis->setLabelColor(c.text);
+    axis->grid()->setPen(QPen(c.grid, 1, Qt::DotLine));
+    axis->grid()->setSubGridVisible(false);
+    axis->grid()->setZeroLinePen(Qt::NoPen);
+}
+
+void applyPlotPalette(QCustomPlot* plot, const QPalette& palette) {
+    const SemanticColors c = semanticColors(palette);
+    plot->setBackground(palette.color(QPalette::Base));
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        rect->setBackground(palette.color(QPalette::Base));
+        for (QCPAxis* axis : rect->axes()) applyAxisPalette(axis, palette);
+    }
+    if (plot->legend) {
+        plot->legend->setBrush(palette.color(QPalette::Base));
+        plot->legend->setBorderPen(QPen(c.grid));
+        plot->legend->setTextColor(c.text);
+    }
+    for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
+        if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i)))
+            title->setTextColor(c.text);
+}
+
+QCPColorGradient expertGradient(int experts) {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    const int n = std::max(experts, 2);
+    // One stop per expert at the exact position its level samples, so no colour is interpolated.
+    for (int e = 0; e < n; ++e) gradient.setColorStopAt(static_cast<double>(e) / (n - 1), expertColor(e));
+    gradient.setLevelCount(n);
+    gradient.setNanHandling(QCPColorGradient::nhTransparent);
+    return gradient;
+}
+
+QCPColorGradient countGradient(const QPalette& palette) {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    for (int i = 0; i <= 8; ++i) gradient.setColorStopAt(i / 8.0, usageColor(i / 8.0, palette));
+    gradient.setLevelCount(256);
+    return gradient;
+}
+
+QCPAxisRect* addStackedRect(QCustomPlot* plot, int row, const QString& title) {
+    auto* label =
+        new QCPTextElement(plot, title, QFont(plot->font().family(), plot->font().pointSize(), QFont::Bold));
+    plot->plotLayout()->addElement(row * 2, 0, label);
+    auto* rect = new QCPAxisRect(plot);
+    plot->plotLayout()->addElement(row * 2 + 1, 0, rect);
+    return rect;
+}
+
+} // namespace sida::ui

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// Shared QCustomPlot setup: the performance settings every live plot uses and colours that follow the
+// application palette (re-applied when the theme changes).
+#pragma once
+
+#include <QPalette>
+#include <QString>
+
+class QCustomPlot;
+class QCPAxis;
+class QCPAxisRect;
+class QCPColorGradient;
+class QWidget;
+
+namespace sida::ui {
+
+/// A plot for live data: no OpenGL, no antialiasing on dense plots, fast polylines, queued replots.
+QCustomPlot* createLivePlot(QWidget* parent);
+/// Colours the plot's background, axes, grids and legend from the palette.
+void applyPlotPalette(QCustomPlot* plot, const QPalette& palette);
+void applyAxisPalette(QCPAxis* axis, const QPalette& palette);
+/// A gradient with one exact colour per expert id, for colour maps over [0, experts-1].
+QCPColorGradient expertGradient(int experts);
+/// A sequential gradient for counts, matching usageColor.
+QCPColorGradient countGradient(const QPalette& palette);
+/// Adds a new axis rect with a title above, for views made of stacked plots.
+QCPAxisRect* addStackedRect(QCustomPlot* plot, int row, const QString& title);
+
+} // namespace sida::ui

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// Settings: serving (policy, top-k, expert budget, batch size, hash queue depth, shadow router,
+// eviction), engine (CPU threads) and appearance (theme). Serving changes apply from the next batch.
+#pragma once
+
+#include "studio_settings.h"
+
+#include <QDialog>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QSpinBox;
+
+namespace sida::ui {
+
+class SettingsDialog : public QDialog {
+    Q_OBJECT
+
+public:
+    /// `maxTopK`: the model's experts per layer (0 when no model is loaded); `hasPredictor` greys out
+    /// the SiDA policies when false.
+    SettingsDialog(const StudioSettings& settings, int maxTopK, bool hasPredictor, QWidget* parent = nullptr);
+    StudioSettings settings() const;
+
+Q_SIGNALS:
+    /// Apply was pressed (OK applies too, then closes).
+    void applied(const sida::ui::StudioSettings& settings);
+
+private:
+    void explainPolicy();
+
+    StudioSettings m_settings;
+    QComboBox* m_policy;
+    QLabel* m_policyHelp;
+    QSpinBox* m_topK;
+    QDoubleSpinBox* m_budget;
+    QSpinBox* m_batch;
+    QSpinBox* m_queueDepth;
+    QCheckBox* m_shadowRouter;
+    QCheckBox* m_cacheAcrossBatches;
+    QComboBox* m_eviction;
+    QSpinBox* m_threads;
+    QComboBox* m_theme;
+};
+
+} // namespace sida::ui

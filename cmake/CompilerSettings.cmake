@@ -22,6 +22,15 @@ set(SIDA_FUZZ OFF CACHE BOOL "Build the libFuzzer targets (needs clang)")
 add_library(sida_warnings INTERFACE)
 target_compile_options(sida_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-unused-parameter)
 
+if(SIDA_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "SIDA_FUZZ needs clang (libFuzzer); configure with the 'fuzz' preset")
+  endif()
+  # Coverage feedback for libFuzzer in every object (sida_core and the targets); only the fuzz
+  # targets link libFuzzer's main (-fsanitize=fuzzer, tests/fuzz/CMakeLists.txt).
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 if(SIDA_SANITIZE)
   list(JOIN SIDA_SANITIZE "," _san)
   add_compile_options(-fsanitize=${_san} -fno-omit-frame-pointer)

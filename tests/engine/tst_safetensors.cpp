@@ -445,6 +445,12 @@ void SafetensorsTest::indexRejects_data() {
                                          << "names shard '/etc/passwd'";
     QTest::newRow("backslash") << R"({"weight_map": {"a": "..\\x.safetensors"}})"
                                << "not a plain file name";
+    // open() would stop at the NUL and read model.safetensors (fuzz_safetensors_index checks it).
+    QTest::newRow("NUL in shard name")
+        << R"({"weight_map": {"a": "model.safetensors\u0000.x"}})"
+        << R"(names shard "model.safetensors\u0000.x", which is not a plain file)";
+    QTest::newRow("control character in shard name") << R"({"weight_map": {"a": "x\u001b[2J.safetensors"}})"
+                                                     << "not a plain file name";
     QTest::newRow("empty shard name") << R"({"weight_map": {"a": ""}})"
                                       << "names shard ''";
     QTest::newRow("shard not a string") << R"({"weight_map": {"a": 1}})"

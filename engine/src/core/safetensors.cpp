@@ -263,10 +263,16 @@ std::map<std::string, std::string> parseSafetensorsIndex(const std::string& json
     for (const auto& [tensor, shard] : document["weight_map"].items()) {
         if (!shard.is_string()) fail(source, "weight_map['" + tensor + "'] is not a file name");
         const std::string name = shard.get<std::string>();
-        if (name.empty() || name.find('/') != std::string::npos ||
+        // A control character (JSON's \u0000 included) is no part of a file name: a NUL would
+        // also cut the path short at open(), so that another file than the one named is read.
+        const bool hasControl = std::any_of(name.begin(), name.end(), [](char c) {
+            return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        });
+        if (name.empty() || hasControl || name.find('/') != std::string::npos ||
             name.find('\\') != std::string::npos || name.find("..") != std::string::npos)
-            fail(source, "weight_map['" + tensor + "'] names shard '" + name +
-                             "', which is not a plain file name in the model folder");
+            fail(source, "weight_map['" + tensor + "'] names shard " +
+                             (hasControl ? detail::describeValue(shard) : "'" + name + "'") +
+                             ", which is not a plain file name in the model folder");
         weightMap[tensor] = name;
     }
     if (weightMap.empty()) fail(source, "weight_map is empty");

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <random>
 #include <regex>
 
@@ -165,6 +166,8 @@ private Q_SLOTS:
     void missingShard();
     void pickleWeightsOnly();
     void missingFolder();
+    void malformedPredictorJson_data();
+    void malformedPredictorJson();
     void randomHeaderCorruptionNeverCrashes();
     void badTextsGetTheirOwnError();
     void longTextIsTruncated();
@@ -473,6 +476,34 @@ void BadInputTest::missingFolder() {
 }
 
 // Random byte flips in the header: each load either succeeds or throws sida::Error.
+// predictor.json beside a sound model. Each is refused while the file is parsed, before it is
+// compared with the model or its weights are read.
+void BadInputTest::malformedPredictorJson_data() {
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QString>("value");
+    // get<int64_t>() read 2^64 - 1 as block -1 (fuzz_predictor_metadata).
+    QTest::newRow("moe_blocks 2^64 - 1") << "moe_blocks"
+                                         << "[1, 18446744073709551615]";
+    QTest::newRow("moe_blocks past any encoder") << "moe_blocks"
+                                                 << "[1, 65536]";
+}
+
+void BadInputTest::malformedPredictorJson() {
+    QFETCH(QString, field);
+    QFETCH(QString, value);
+    const auto dir = copyOf(kModel);
+    std::map<std::string, std::string> fields{{"moe_blocks", "[1, 3]"}}; // the fixture's MoE blocks
+    fields[field.toStdString()] = value.toStdString();
+    std::string json = R"({"format": "sida-predictor", "version": 1,
+        "architecture": {"hidden": 16, "lstm_layers": 1, "bidirectional": false},
+        "d_model": 32, "vocab_size": 1152, "num_experts": 4, "model_fingerprint": ")" +
+                       std::string(64, 'a') + "\"";
+    for (const auto& [key, text] : fields) json += ",\n  \"" + key + "\": " + text;
+    json += "}";
+    test::writeFile(dir / "predictor.json", json);
+    QVERIFY_LOAD_FAILS(dir, {(dir / "predictor.json").string(), "field '" + field.toStdString() + "'"});
+}
+
 void BadInputTest::randomHeaderCorruptionNeverCrashes() {
     const auto dir = copyOf(kModel);
     const auto file = dir / "model.safetensors";

@@ -4,6 +4,12 @@
 #include "json_fields.h"
 
 namespace sida::detail {
+namespace {
+
+// Far above any real value (12-48 encoder blocks), far below what a block index can overflow.
+constexpr uint64_t kMaxMoeBlockIndex = 65535;
+
+} // namespace
 
 PredictorMetadata parsePredictorMetadata(const std::string& jsonText, const std::string& source) {
     const nlohmann::json document = parseJsonObject(jsonText, source);
@@ -21,8 +27,11 @@ PredictorMetadata parsePredictorMetadata(const std::string& jsonText, const std:
     if (!f.has("moe_blocks") || !f.raw("moe_blocks").is_array() || f.raw("moe_blocks").empty())
         f.fail("moe_blocks", "must be a non-empty list of block indices");
     for (const auto& block : f.raw("moe_blocks")) {
-        if (!block.is_number_unsigned()) f.fail("moe_blocks", "must hold only block indices");
-        m.moeBlocks.push_back(block.get<int64_t>());
+        // Read as unsigned: get<int64_t>() would turn 2^64 - 1 into block -1.
+        if (!block.is_number_unsigned() || block.get<uint64_t>() > kMaxMoeBlockIndex)
+            f.fail("moe_blocks",
+                   "must hold only block indices (0.." + std::to_string(kMaxMoeBlockIndex) + ")");
+        m.moeBlocks.push_back(static_cast<int64_t>(block.get<uint64_t>()));
     }
     if (!f.has("architecture") || !f.raw("architecture").is_object()) f.fail("architecture", "must be an object");
     const JsonFields a(f.raw("architecture"), source + " (architecture)");

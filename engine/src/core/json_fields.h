@@ -6,8 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sida::detail {
 
@@ -24,6 +27,23 @@ inline std::string describeValue(const nlohmann::json& value) {
         text = text.substr(0, cut) + "...";
     }
     return text;
+}
+
+/// How deeply `value` nests arrays and objects (a scalar: 0), found without recursion and given up
+/// once past `limit`. Copying, comparing or dumping a JSON value recurses once per level, so a
+/// value from a file is kept only when it is shallow: a file may nest a million levels.
+inline size_t nestingDepth(const nlohmann::json& value, size_t limit) {
+    std::vector<std::pair<const nlohmann::json*, size_t>> pending{{&value, 0}};
+    size_t deepest = 0;
+    while (!pending.empty()) {
+        const auto [node, depth] = pending.back();
+        pending.pop_back();
+        if (!node->is_structured()) continue;
+        deepest = std::max(deepest, depth + 1);
+        if (deepest > limit) break;
+        for (const nlohmann::json& child : *node) pending.emplace_back(&child, depth + 1);
+    }
+    return deepest;
 }
 
 class JsonFields {

@@ -8,6 +8,8 @@ namespace {
 
 // Far above any real value (12-48 encoder blocks), far below what a block index can overflow.
 constexpr uint64_t kMaxMoeBlockIndex = 65535;
+// Recipes and metrics nest 2-3 levels; a million levels overflow the stack when copied.
+constexpr size_t kMaxRecordNesting = 64;
 
 } // namespace
 
@@ -41,6 +43,11 @@ PredictorMetadata parsePredictorMetadata(const std::string& jsonText, const std:
     if (m.architecture.hidden > 65536 || m.architecture.lstmLayers > 16 || m.numExperts > 65536 ||
         m.dModel > 65536 || m.moeBlocks.size() > 1024)
         f.fail("architecture", "has absurd sizes");
+    // Kept as JSON, and so copied and dumped (recursively, once per level) when the predictor is
+    // saved or described: refused unless shallow.
+    for (const char* key : {"recipe", "metrics"})
+        if (f.has(key) && nestingDepth(f.raw(key), kMaxRecordNesting) > kMaxRecordNesting)
+            f.fail(key, "is nested more than " + std::to_string(kMaxRecordNesting) + " levels deep");
     if (f.has("recipe")) m.recipe = f.raw("recipe");
     if (f.has("metrics")) m.metrics = f.raw("metrics");
     return m;

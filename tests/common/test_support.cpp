@@ -2,6 +2,7 @@
 #include "test_support.h"
 
 #include "sida/errors.h"
+#include "sida/predictor.h"
 
 #include <QProcess>
 #include <QtTest>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 namespace sida::test {
 
@@ -70,6 +72,41 @@ std::filesystem::path copyModel(const std::filesystem::path& source, const QTemp
     for (const auto& entry : std::filesystem::directory_iterator(source))
         std::filesystem::copy_file(std::filesystem::canonical(entry.path()), target / entry.path().filename());
     return target;
+}
+
+std::vector<std::string> syntheticSentences(size_t count, uint64_t seed) {
+    static const char* words[] = {"the", "film", "is", "a", "great", "dull", "story", "with", "moving", "acting",
+                                  "never", "funny", "and", "boring", "plot", "of", "charm", "bad", "good", "music"};
+    std::mt19937_64 rng(seed);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < count; ++i) {
+        std::string s;
+        const size_t length = 3 + rng() % 14;
+        for (size_t w = 0; w < length; ++w) s += std::string(w ? " " : "") + words[rng() % 20];
+        out.push_back(s);
+    }
+    return out;
+}
+
+std::filesystem::path fixtureWithPredictor(const QTemporaryDir& dir) {
+    const auto model = copyModel(fixture("hf/e4-step2-fp32"), dir, "model-with-predictor");
+    const auto data = std::filesystem::path(dir.path().toStdString()) / "predictor-train.txt";
+    {
+        std::ofstream out(data);
+        for (const auto& s : syntheticSentences(96, 11)) out << s << "\n";
+    }
+    PredictorTrainOptions options;
+    options.modelDir = model;
+    options.trainData = data;
+    options.dataOptions.requireLabels = false;
+    options.architecture.hidden = 16;
+    options.architecture.lstmLayers = 1;
+    options.epochs = 1;
+    options.learningRate = 1e-3;
+    options.device = "cpu";
+    options.threads = 1;
+    trainPredictor(options);
+    return model;
 }
 
 std::string readFile(const std::filesystem::path& path) {

@@ -32,6 +32,13 @@ ReferenceTensor readReference(const SafetensorsFile& file, const std::string& na
 std::filesystem::path copyModel(const std::filesystem::path& source, const QTemporaryDir& dir,
                                 const std::string& name = "model");
 
+/// A copy of the e4-step2-fp32 fixture with a small predictor trained on synthetic sentences, so
+/// that every serving policy can run on it. Takes a few seconds.
+std::filesystem::path fixtureWithPredictor(const QTemporaryDir& dir);
+
+/// Short sentences from a small vocabulary, deterministic for a seed.
+std::vector<std::string> syntheticSentences(size_t count, uint64_t seed);
+
 std::string readFile(const std::filesystem::path& path);
 void writeFile(const std::filesystem::path& path, const std::string& bytes);
 

@@ -7,35 +7,19 @@
 
 #include "sida/errors.h"
 #include "sida/pipeline.h"
-#include "sida/predictor.h"
 
 #include <QtTest>
 
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <mutex>
-#include <random>
 #include <set>
 
 using namespace sida;
 
 namespace {
 
-// Short sentences from a small vocabulary, deterministic.
-std::vector<std::string> sentences(size_t n, uint64_t seed = 3) {
-    static const char* words[] = {"the", "film", "is", "a", "great", "dull", "story", "with", "moving", "acting",
-                                  "never", "funny", "and", "boring", "plot", "of", "charm", "bad", "good", "music"};
-    std::mt19937_64 rng(seed);
-    std::vector<std::string> out;
-    for (size_t i = 0; i < n; ++i) {
-        std::string s;
-        const size_t length = 3 + rng() % 14;
-        for (size_t w = 0; w < length; ++w) s += std::string(w ? " " : "") + words[rng() % 20];
-        out.push_back(s);
-    }
-    return out;
-}
+std::vector<std::string> sentences(size_t n, uint64_t seed = 3) { return test::syntheticSentences(n, seed); }
 
 std::vector<Request> requests(const std::vector<std::string>& texts, size_t offset = 0) {
     std::vector<Request> out;
@@ -110,31 +94,12 @@ private Q_SLOTS:
 
 private:
     QTemporaryDir dir_;
-    std::filesystem::path modelDir_;
     std::shared_ptr<Model> model_;
 };
 
-// A fixture model with a small predictor trained here, so that every policy can run.
 void PipelineTest::initTestCase() {
     QVERIFY(dir_.isValid());
-    modelDir_ = test::copyModel(test::fixture("hf/e4-step2-fp32"), dir_);
-    const auto data = std::filesystem::path(dir_.path().toStdString()) / "train.txt";
-    {
-        std::ofstream out(data);
-        for (const auto& s : sentences(96, 11)) out << s << "\n";
-    }
-    PredictorTrainOptions options;
-    options.modelDir = modelDir_;
-    options.trainData = data;
-    options.dataOptions.requireLabels = false;
-    options.architecture.hidden = 16;
-    options.architecture.lstmLayers = 1;
-    options.epochs = 1;
-    options.learningRate = 1e-3;
-    options.device = "cpu";
-    options.threads = 1;
-    trainPredictor(options);
-    model_ = Model::load(modelDir_, {.device = "cpu", .threads = 1});
+    model_ = Model::load(test::fixtureWithPredictor(dir_), {.device = "cpu", .threads = 1});
     QVERIFY(model_->info().predictor.present);
 }
 

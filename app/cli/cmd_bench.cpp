@@ -18,32 +18,6 @@
 namespace sida::cli {
 namespace {
 
-// "50%", "0.5" (a fraction of all expert bytes) or "2GiB", "500MB", "123456" (bytes).
-void parseBudget(const std::string& text, PipelineOptions& o) {
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    const std::string unit = end ? std::string(end) : "";
-    if (text.empty() || end == text.c_str() || !std::isfinite(value) || value <= 0)
-        throw UsageError("--budget: '" + text + "' is not a fraction (0.5, 50%) or a size (2GiB)");
-    if (unit == "%") {
-        if (value > 100) throw UsageError("--budget: " + text + " is more than 100%");
-        o.expertBudgetFraction = value / 100;
-        return;
-    }
-    if (unit.empty() && value <= 1) {
-        o.expertBudgetFraction = value;
-        return;
-    }
-    static const std::vector<std::pair<std::string, double>> units{
-        {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
-    for (const auto& [name, scale] : units)
-        if (unit == name) {
-            o.expertBudgetBytes = static_cast<int64_t>(value * scale);
-            return;
-        }
-    throw UsageError("--budget: unknown unit '" + unit + "' (use %, B, KB, MB, GB, KiB, MiB or GiB)");
-}
-
 std::vector<Policy> parsePolicies(const std::string& list) {
     std::vector<Policy> policies;
     for (const auto& name : splitList(list)) {
@@ -112,7 +86,6 @@ std::filesystem::path syntheticDir(const std::string& name, const std::string& d
 } // namespace
 
 int runBench(const Arguments& arguments) {
-    const PipelineOptions d;
     ArgParser parser("bench", "(MODEL_DIR | --synthetic switch-base-N) --data FILE [--policy P | --compare P1,P2,...] [options]",
                      "Benchmark the serving pipeline: throughput (samples/s, tokens/s), latency p50/p95/p99,\n"
                      "resident expert bytes (peak and mean) against all experts' bytes, bytes copied, the\n"
@@ -124,32 +97,17 @@ int runBench(const Arguments& arguments) {
         .option("--synthetic", "NAME", "switch-base-8, -16, -32, -64, -128 or -256 with random weights")
         .option("--data", "FILE", "inputs (TSV/CSV/TXT; labels give accuracy)")
         .option("--limit", "N", "use the first N inputs")
-        .option("--policy", "P", "standard, ondemand, sida, sida-exact or oracle", "sida")
         .option("--compare", "P1,P2", "run several policies (overrides --policy)")
-        .option("--batch", "N", "requests per batch", std::to_string(d.batchSize))
-        .option("--budget", "X", "expert memory: a fraction (0.5, 50%) or bytes (2GiB)", "100%")
-        .option("--top-k", "K", "experts per token in the hash table", std::to_string(d.topK))
-        .option("--eviction", "E", "fifo or lru", "lru")
-        .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup)")
-        .option("--queue", "N", "hash tables the hash thread may build ahead", std::to_string(d.hashQueueDepth))
         .option("--warmup", "N", "batches run before timing", "2")
-        .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
-        .option("--trace", "FILE", "write every measured batch's trace as JSON lines")
         .flag("--json", "print one JSON object");
+    addServingOptions(parser, "sida");
     addDataOptions(parser);
     addLoadOptions(parser);
     const auto args = parser.parse(arguments);
     if (!args) return 0;
     if (!args->optional("--data")) throw UsageError("--data is required (e.g. ../shared/data/glue/SST-2/dev.tsv)");
 
-    PipelineOptions o;
-    parseBudget(args->get("--budget"), o);
-    o.batchSize = static_cast<int>(args->integer("--batch", 1, 4096));
-    o.topK = static_cast<int>(args->integer("--top-k", 1, 4096));
-    o.eviction = parseEviction(args->get("--eviction"));
-    o.cacheAcrossBatches = !args->has("--no-cache");
-    o.hashQueueDepth = static_cast<int>(args->integer("--queue", 1, 1024));
-    o.shadowRouter = !args->has("--no-shadow");
+    const PipelineOptions o = servingOptionsFrom(*args);
     BenchOptions options;
     options.pipeline = o;
     options.warmupBatches = static_cast<int>(args->integer("--warmup", 0, 1000));
@@ -180,16 +138,8 @@ int runBench(const Arguments& arguments) {
         const auto& p = args->positionals();
         dir = resolveModelDir(p.empty() ? std::nullopt : std::optional(p[0]));
     }
-    std::ofstream traceFile;
-    std::mutex traceMutex;
-    if (const auto trace = args->optional("--trace")) {
-        traceFile.open(*trace);
-        if (!traceFile) throw Error("cannot write trace file '" + *trace + "'");
-        options.onTrace = [&](std::shared_ptr<const BatchTrace> t) {
-            std::lock_guard lock(traceMutex);
-            traceFile << traceToJson(*t) << "\n";
-        };
-    }
+    TraceWriter traces(args->optional("--trace"));
+    options.onTrace = traces.observer();
     const auto model = Model::load(dir, load, bar.callback());
     bar.finishLine();
     const BenchReport report = sida::runBench(model, inputs, options, bar.callback(), installInterruptHandler());

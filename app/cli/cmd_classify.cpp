@@ -69,12 +69,14 @@ int runClassify(const Arguments& arguments) {
                      "confidence of each, in input order. MODEL_DIR (or --model) names the model\n"
                      "folder; without it, the bundled demo model. A tab inside a text separates the\n"
                      "two sentences of a pair. An input that cannot be classified (empty, not UTF-8)\n"
-                     "gets an error line; the others are still classified, and the exit status is 1.");
+                     "gets an error line; the others are still classified, and the exit status is 1.\n"
+                     "Inputs run through the SiDA serving pipeline: --policy chooses how experts are\n"
+                     "chosen and fetched (sida and sida-exact need the model's predictor).");
     parser.positionals("[MODEL_DIR] TEXT...", "texts to classify (the first may be a model folder)", 0, -1)
         .option("--model", "DIR", "the model folder")
         .option("--file", "PATH", "read one input per line from PATH ('-' for standard input)")
-        .option("--batch", "N", "inputs per forward pass", "16")
         .flag("--json", "print one JSON object per input (label, confidence, probabilities)");
+    addServingOptions(parser, "standard");
     addLoadOptions(parser);
     const auto args = parser.parse(arguments);
     if (!args) return 0;
@@ -94,10 +96,19 @@ int runClassify(const Arguments& arguments) {
         for (const auto& t : texts) inputs.push_back(parseLine(t));
     }
     if (inputs.empty()) throw UsageError("nothing to classify: give TEXT arguments or --file PATH");
-    const int batch = static_cast<int>(args->integer("--batch", 1, 4096));
+    const PipelineOptions options = servingOptionsFrom(*args);
+    TraceWriter traces(args->optional("--trace"));
 
     const auto model = loadModel(resolveModelDir(modelDir), loadOptionsFrom(*args));
-    const auto results = model->classify(inputs, batch);
+    std::vector<Classification> results(inputs.size());
+    {
+        Pipeline pipeline(model, options, [&](const RequestResult& r) { results[std::stoul(r.tag)] = r.classification; },
+                          traces.observer());
+        std::vector<Request> requests;
+        for (size_t i = 0; i < inputs.size(); ++i) requests.push_back({inputs[i].text, inputs[i].pair, std::to_string(i)});
+        pipeline.submit(std::move(requests));
+        pipeline.waitIdle();
+    }
     bool allOk = true;
     for (size_t i = 0; i < results.size(); ++i) {
         const Classification& r = results[i];

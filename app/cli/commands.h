@@ -6,8 +6,11 @@
 
 #include "sida/dataset.h"
 #include "sida/model.h"
+#include "sida/pipeline.h"
 
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,22 @@ void addDataOptions(ArgParser& parser);
 DatasetOptions dataOptionsFrom(const Args& args);
 /// Reports a data file's skipped rows on stderr (all of them when `all`, else the first ten).
 void reportProblems(const std::vector<RowProblem>& problems, const std::string& source);
+
+/// --policy, --batch, --budget, --top-k, --eviction, --no-cache, --queue, --no-shadow, --trace:
+/// how the serving pipeline runs.
+void addServingOptions(ArgParser& parser, const std::string& defaultPolicy);
+PipelineOptions servingOptionsFrom(const Args& args);
+
+/// Writes batch traces as JSON lines to --trace FILE (nothing without a file).
+class TraceWriter {
+public:
+    explicit TraceWriter(const std::optional<std::string>& path);
+    TraceObserver observer();
+
+private:
+    std::ofstream file_;
+    std::mutex mutex_;
+};
 
 /// The command line as typed, for records such as training.json.
 std::string commandLine(const std::string& command, const Arguments& arguments);

@@ -3,7 +3,9 @@
 
 #include "sida/errors.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace sida::cli {
@@ -57,6 +59,76 @@ void reportProblems(const std::vector<RowProblem>& problems, const std::string& 
     for (size_t i = 0; i < problems.size() && i < 10; ++i)
         std::cerr << "  line " << problems[i].line << ": " << problems[i].message << "\n";
     if (problems.size() > 10) std::cerr << "  ... (" << problems.size() - 10 << " more; --json lists all)\n";
+}
+
+// "50%", "0.5" (a fraction of all expert bytes) or "2GiB", "500MB", "123456" (bytes).
+void parseBudget(const std::string& text, PipelineOptions& o) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    const std::string unit = end ? std::string(end) : "";
+    if (text.empty() || end == text.c_str() || !std::isfinite(value) || value <= 0)
+        throw UsageError("--budget: '" + text + "' is not a fraction (0.5, 50%) or a size (2GiB)");
+    if (unit == "%") {
+        if (value > 100) throw UsageError("--budget: " + text + " is more than 100%");
+        o.expertBudgetFraction = value / 100;
+        return;
+    }
+    if (unit.empty() && value <= 1) {
+        o.expertBudgetFraction = value;
+        return;
+    }
+    static const std::vector<std::pair<std::string, double>> units{
+        {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+    for (const auto& [name, scale] : units)
+        if (unit == name) {
+            o.expertBudgetBytes = static_cast<int64_t>(value * scale);
+            return;
+        }
+    throw UsageError("--budget: unknown unit '" + unit + "' (use %, B, KB, MB, GB, KiB, MiB or GiB)");
+}
+
+void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
+    const PipelineOptions d;
+    parser.option("--policy", "P", "standard, ondemand, sida, sida-exact or oracle", defaultPolicy)
+        .option("--batch", "N", "requests per batch", std::to_string(d.batchSize))
+        .option("--budget", "X", "expert memory: a fraction (0.5, 50%) or bytes (2GiB)", "100%")
+        .option("--top-k", "K", "experts per token in the hash table", std::to_string(d.topK))
+        .option("--eviction", "E", "fifo or lru", "lru")
+        .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup)")
+        .option("--queue", "N", "hash tables the hash thread may build ahead", std::to_string(d.hashQueueDepth))
+        .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
+        .option("--trace", "FILE", "write every batch's trace (hash table, residency, memory, timings) as JSON lines");
+}
+
+PipelineOptions servingOptionsFrom(const Args& args) {
+    PipelineOptions o;
+    try {
+        o.policy = parsePolicy(args.get("--policy"));
+        o.eviction = parseEviction(args.get("--eviction"));
+    } catch (const std::exception& e) {
+        throw UsageError(e.what());
+    }
+    parseBudget(args.get("--budget"), o);
+    o.batchSize = static_cast<int>(args.integer("--batch", 1, 4096));
+    o.topK = static_cast<int>(args.integer("--top-k", 1, 4096));
+    o.cacheAcrossBatches = !args.has("--no-cache");
+    o.hashQueueDepth = static_cast<int>(args.integer("--queue", 1, 1024));
+    o.shadowRouter = !args.has("--no-shadow");
+    return o;
+}
+
+TraceWriter::TraceWriter(const std::optional<std::string>& path) {
+    if (!path) return;
+    file_.open(*path);
+    if (!file_) throw Error("cannot write trace file '" + *path + "'");
+}
+
+TraceObserver TraceWriter::observer() {
+    if (!file_.is_open()) return {};
+    return [this](std::shared_ptr<const BatchTrace> t) {
+        std::lock_guard lock(mutex_);
+        file_ << traceToJson(*t) << "\n";
+    };
 }
 
 std::string commandLine(const std::string& command, const Arguments& arguments) {

@@ -11,13 +11,19 @@
 #include <QElapsedTimer>
 #include <QtTest>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fcntl.h>
 #include <functional>
 #include <limits>
 #include <map>
 #include <random>
 #include <regex>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace sida;
 
@@ -168,6 +174,8 @@ private Q_SLOTS:
     void missingFolder();
     void malformedPredictorJson_data();
     void malformedPredictorJson();
+    void namedPipeRefusedWithoutBlocking_data();
+    void namedPipeRefusedWithoutBlocking();
     void randomHeaderCorruptionNeverCrashes();
     void badTextsGetTheirOwnError();
     void longTextIsTruncated();
@@ -507,6 +515,37 @@ void BadInputTest::malformedPredictorJson() {
     json += "}";
     test::writeFile(dir / "predictor.json", json);
     QVERIFY_LOAD_FAILS(dir, {(dir / "predictor.json").string(), "field '" + field.toStdString() + "'"});
+}
+
+// A model folder from an archive can hold a named pipe where a file belongs. Opening one for
+// reading waits for a writer, so `sida info` hung forever; it must be refused at once.
+void BadInputTest::namedPipeRefusedWithoutBlocking_data() {
+    QTest::addColumn<QString>("file");
+    QTest::newRow("model.safetensors") << "model.safetensors";
+    QTest::newRow("config.json") << "config.json";
+    QTest::newRow("predictor.json") << "predictor.json";
+}
+
+void BadInputTest::namedPipeRefusedWithoutBlocking() {
+    QFETCH(QString, file);
+    const auto dir = copyOf(kModel);
+    const auto pipe = dir / file.toStdString();
+    std::filesystem::remove(pipe);
+    QVERIFY(::mkfifo(pipe.c_str(), 0600) == 0);
+    // Should the load block after all, a writer that opens and closes the pipe lets it go on, so
+    // that the test fails instead of hanging.
+    std::atomic<bool> loaded{false};
+    std::thread rescue([&] {
+        for (int i = 0; i < 100 && !loaded; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (!loaded) ::close(::open(pipe.c_str(), O_WRONLY | O_NONBLOCK));
+    });
+    QElapsedTimer timer;
+    timer.start();
+    const QString problem = loadFailsWith(dir, {pipe.string(), "not a regular file"});
+    loaded = true;
+    rescue.join();
+    QVERIFY2(timer.elapsed() < 5000, "blocked on the named pipe");
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
 }
 
 void BadInputTest::randomHeaderCorruptionNeverCrashes() {

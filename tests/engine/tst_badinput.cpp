@@ -176,6 +176,8 @@ private Q_SLOTS:
     void malformedPredictorJson();
     void namedPipeRefusedWithoutBlocking_data();
     void namedPipeRefusedWithoutBlocking();
+    void hugeSparseJsonRefusedUnread_data();
+    void hugeSparseJsonRefusedUnread();
     void randomHeaderCorruptionNeverCrashes();
     void badTextsGetTheirOwnError();
     void longTextIsTruncated();
@@ -546,6 +548,25 @@ void BadInputTest::namedPipeRefusedWithoutBlocking() {
     rescue.join();
     QVERIFY2(timer.elapsed() < 5000, "blocked on the named pipe");
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
+}
+
+// A sparse file of 100 GB takes no room in an archive; reading it whole exhausted memory.
+void BadInputTest::hugeSparseJsonRefusedUnread_data() {
+    QTest::addColumn<QString>("file");
+    QTest::newRow("config.json") << "config.json";
+    QTest::newRow("predictor.json") << "predictor.json";
+}
+
+void BadInputTest::hugeSparseJsonRefusedUnread() {
+    QFETCH(QString, file);
+    const auto dir = copyOf(kModel);
+    const auto path = dir / file.toStdString();
+    test::writeFile(path, "{}");
+    std::filesystem::resize_file(path, uint64_t(100) << 30); // sparse: no disk space used
+    QElapsedTimer timer;
+    timer.start();
+    QVERIFY_LOAD_FAILS(dir, {path.string(), "larger than the 100000000 bytes"});
+    QVERIFY2(timer.elapsed() < 5000, "refusing took so long that the file was probably read");
 }
 
 void BadInputTest::randomHeaderCorruptionNeverCrashes() {

@@ -31,9 +31,18 @@ std::string readTextFile(const std::string& path) {
         ::close(fd);
         throw Error("'" + path + "' is not a regular file");
     }
+    // A sparse file costs nothing on disk or in an archive, but reading one of 100 GB exhausts
+    // memory; real config, index and predictor files are kilobytes.
+    const std::string tooLarge = "'" + path + "' is larger than the " + std::to_string(kMaxTextFileBytes) +
+                                 " bytes a model folder's JSON file may have";
+    if (static_cast<uint64_t>(st.st_size) > kMaxTextFileBytes) {
+        ::close(fd);
+        throw Error(tooLarge);
+    }
     std::string text;
     char buffer[65536];
-    for (;;) {
+    // The size limit holds while reading too: the file may grow after fstat().
+    while (text.size() <= kMaxTextFileBytes) {
         const ssize_t n = ::read(fd, buffer, sizeof buffer);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
@@ -45,6 +54,7 @@ std::string readTextFile(const std::string& path) {
         text.append(buffer, static_cast<size_t>(n));
     }
     ::close(fd);
+    if (text.size() > kMaxTextFileBytes) throw Error(tooLarge);
     return text;
 }
 

@@ -106,7 +106,11 @@ private:
 /// Parses JSON text, turning syntax errors into sida::Error naming the file.
 nlohmann::json parseJsonObject(const std::string& text, const std::string& source);
 
-/// Reads a whole file as text; sida::Error naming it when it cannot be read.
+/// The largest JSON file of a model folder readTextFile reads (the safetensors header limit).
+inline constexpr uint64_t kMaxTextFileBytes = 100'000'000;
+
+/// Reads a whole regular file as text; sida::Error naming it when it cannot be read, is not a
+/// regular file (a FIFO, a device) or is larger than kMaxTextFileBytes.
 std::string readTextFile(const std::string& path);
 
 } // namespace sida::detail

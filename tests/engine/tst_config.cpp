@@ -425,6 +425,13 @@ void ConfigTest::invalidFields_data() {
     QTest::newRow("num_experts negative") << R"("num_experts": -8)"
                                           << "num_experts"
                                           << "-8";
+    // Read as int64 these wrapped to -1 and INT64_MIN, values the file does not hold.
+    QTest::newRow("d_model 2^64 - 1") << R"("d_model": 18446744073709551615)"
+                                      << "d_model"
+                                      << "is too large: 18446744073709551615";
+    QTest::newRow("pad_token_id 2^63") << R"("pad_token_id": 9223372036854775808)"
+                                       << "pad_token_id"
+                                       << "is too large: 9223372036854775808";
     QTest::newRow("d_model 0") << R"("d_model": 0)"
                                << "d_model"
                                << "positive";

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -62,6 +63,10 @@ public:
         if (!has(key)) return std::nullopt;
         const auto& v = object_[key];
         if (!v.is_number_integer()) fail(key, "must be an integer, not " + describeValue(v));
+        // get<int64_t>() turns an unsigned value above INT64_MAX negative, and the message then
+        // named a value the file does not hold ("must be positive, not -1" for 2^64 - 1).
+        if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+            fail(key, "is too large: " + describeValue(v));
         return v.get<int64_t>();
     }
     int64_t integer(const std::string& key, int64_t fallback) const {

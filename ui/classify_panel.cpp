@@ -84,6 +84,10 @@ ClassifyPanel::ClassifyPanel(EngineController* controller, QWidget* parent)
                   ResultsModel::LatencyColumn, ResultsModel::ExpertsColumn, ResultsModel::HitsColumn,
                   ResultsModel::MissesColumn})
         m_resultsTable->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    // Errors can be long: the status column keeps a fixed width and shows the whole message on hover.
+    m_resultsTable->horizontalHeader()->setSectionResizeMode(ResultsModel::StatusColumn,
+                                                             QHeaderView::Interactive);
+    m_resultsTable->setColumnWidth(ResultsModel::StatusColumn, 90);
     m_resultsTable->setToolTip(tr("Select a row to show its sentence's hash table"));
     connect(m_resultsTable->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this](const QModelIndex& current) { onCurrentRowChanged(current); });

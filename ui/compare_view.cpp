@@ -66,14 +66,24 @@ CompareView::CompareView(EngineController* controller, QWidget* parent)
     run->addWidget(m_status, 1);
 
     m_table = new QTableWidget(0, 10, this);
-    m_table->setHorizontalHeaderLabels({tr("Policy"), tr("Samples/s"), tr("Tokens/s"), tr("Mean latency"),
-                                        tr("p95 latency"), tr("Mean expert memory"), tr("Peak expert memory"),
-                                        tr("Accuracy"), tr("Same label as first"), tr("Predictor hits")});
+    m_table->setHorizontalHeaderLabels({tr("Policy"), tr("Samples/s"), tr("Tokens/s"), tr("Latency"),
+                                        tr("p95"), tr("Expert mem."), tr("Peak"), tr("Accuracy"),
+                                        tr("Agreement"), tr("Hit rate")});
+    const QStringList explanations{tr("The serving policy"),
+                                   tr("Inputs per second, first batch to last"),
+                                   tr("Tokens per second, first batch to last"),
+                                   tr("Mean latency from submission to result"),
+                                   tr("95th percentile latency"),
+                                   tr("Mean resident expert memory over the run's batches"),
+                                   tr("Peak resident expert memory"),
+                                   tr("Against the labels of the inputs, when they have any"),
+                                   tr("Inputs whose label equals the first policy's"),
+                                   tr("Predictor top-1 hits against the shadow router")};
+    for (int c = 0; c < explanations.size(); ++c)
+        m_table->horizontalHeaderItem(c)->setToolTip(explanations[c]);
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_table->horizontalHeaderItem(7)->setToolTip(tr("Against the labels of the inputs, when they have any"));
-    m_table->horizontalHeaderItem(8)->setToolTip(tr("Inputs whose label equals the first policy's"));
 
     m_throughputPlot = createLivePlot(this);
     m_throughputPlot->xAxis->setLabel(tr("seconds since the run started"));
@@ -91,6 +101,7 @@ CompareView::CompareView(EngineController* controller, QWidget* parent)
     split->addWidget(plots);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 2);
+    split->setSizes({160, 640}); // a few rows of results above the plots
 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(policies);

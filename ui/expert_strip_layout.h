@@ -14,7 +14,7 @@ namespace sida::ui {
 struct ExpertStripMetrics {
     double labelWidth = 92.0; ///< the layer name left of each strip
     double minCell = 7.0;     ///< narrower cells are wrapped onto another row
-    double maxCell = 34.0;    ///< wider cells would waste the window on 8 experts
+    double maxCell = 48.0;    ///< wider cells would waste the window on a few experts
     double cellGap = 1.0;
     double rowGap = 2.0;
     double stripGap = 12.0; ///< between layers

@@ -45,7 +45,6 @@ HashTableView::HashTableView(QWidget* parent) : QWidget(parent) {
     m_plot->installEventFilter(this);
     m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
     m_map->setInterpolate(false);
-    m_map->setTightBoundary(true);
     m_scale = new QCPColorScale(m_plot);
     m_scale->setType(QCPAxis::atRight);
     m_scale->axis()->setLabel(tr("expert"));
@@ -145,9 +144,14 @@ void HashTableView::rebuild() {
     data->setRange(QCPRange(0, tokens - 1), QCPRange(0, layers - 1));
     for (int l = 0; l < layers; ++l)
         for (int t = 0; t < tokens; ++t) data->setCell(t, l, m_grid.colourExpert(t, l));
-    const int experts = std::max(m_grid.numExperts(), 2);
+    const int experts = std::max(m_grid.numExperts(), 1);
     m_map->setGradient(expertGradient(experts));
-    m_map->setDataRange(QCPRange(0, experts - 1));
+    m_map->setDataRange(expertDataRange(experts));
+    auto expertTicks = QSharedPointer<QCPAxisTickerFixed>::create();
+    expertTicks->setTickStep(1.0);
+    expertTicks->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    m_scale->axis()->setTicker(expertTicks);
+    m_scale->axis()->setSubTicks(false);
 
     QVector<double> missX;
     QVector<double> missY;

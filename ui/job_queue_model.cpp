@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "job_queue_model.h"
 
+#include "engine_inbox.h"
+
 #include <QHash>
 
 #include <algorithm>
@@ -66,7 +68,7 @@ QVariant JobQueueModel::data(const QModelIndex& index, int role) const {
     case Qt::DisplayRole:
         switch (index.column()) {
         case JobColumn:
-            return job.jobId;
+            return static_cast<quint64>(EngineInbox::engineJobId(job.jobId)); // the pipeline's own number
         case SourceColumn:
             return job.source;
         case ProgressColumn:

@@ -165,6 +165,7 @@ void MainWindow::createViews() {
     m_split->addWidget(m_tabs);
     m_split->setStretchFactor(0, 2);
     m_split->setStretchFactor(1, 3);
+    m_split->setSizes({640, 960}); // until a saved state says otherwise
     setCentralWidget(m_split);
 
     connect(m_classify, &ClassifyPanel::rowSelected, this,

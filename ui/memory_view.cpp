@@ -36,8 +36,12 @@ MemoryView::MemoryView(QWidget* parent) : QWidget(parent) {
     m_experts->setChannelFillGraph(m_nonExpert);
     m_other->setChannelFillGraph(m_experts);
     m_plot->xAxis->setLabel(tr("seconds since the pipeline started"));
+    // The legend sits below the plot: inside it would cover the newest data.
     m_plot->legend->setVisible(true);
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignLeft | Qt::AlignTop);
+    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    m_plot->legend->setWrap(3);
+    m_plot->plotLayout()->addElement(1, 0, m_plot->legend);
+    m_plot->plotLayout()->setRowStretchFactor(1, 0.001);
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_title);

@@ -130,6 +130,8 @@ ModelPage::ModelPage(EngineController* controller, QWidget* parent)
     connect(m_openButton, &QPushButton::clicked, this, &ModelPage::openRequested);
     m_device = new QComboBox(this);
     m_device->setToolTip(tr("The device the model computes on; changing it loads the model again"));
+    m_device->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_device->setMinimumContentsLength(30);
     m_device->addItem(tr("auto (listing devices…)"), QStringLiteral("auto"));
     connect(m_device, &QComboBox::activated, this, [this] { Q_EMIT deviceChosen(selectedDevice()); });
 

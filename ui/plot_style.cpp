@@ -14,7 +14,8 @@ QCustomPlot* createLivePlot(QWidget* parent) {
     plot->setPlottingHint(QCP::phFastPolylines, true);
     plot->setPlottingHint(QCP::phImmediateRefresh, false);
     plot->setNoAntialiasingOnDrag(true);
-    plot->setMinimumHeight(160);
+    // An explicit minimum: a legend's width would otherwise become the window's minimum width.
+    plot->setMinimumSize(200, 160);
     return plot;
 }
 
@@ -51,13 +52,21 @@ void applyPlotPalette(QCustomPlot* plot, const QPalette& palette) {
 QCPColorGradient expertGradient(int experts) {
     QCPColorGradient gradient;
     gradient.clearColorStops();
-    const int n = std::max(experts, 2);
-    // One stop per expert at the exact position its level samples, so no colour is interpolated.
-    for (int e = 0; e < n; ++e) gradient.setColorStopAt(static_cast<double>(e) / (n - 1), expertColor(e));
-    gradient.setLevelCount(n);
+    const int n = std::max(experts, 1);
+    // Flat bands of equal width, one per expert, over the data range [-0.5, n - 0.5]: a cell's value
+    // (its expert id) falls in the middle of its band, and the colour scale shows equal bands with the
+    // ids at their centres. The stops sit just inside each band, so no colour is blended.
+    constexpr double kInset = 1e-6;
+    for (int e = 0; e < n; ++e) {
+        gradient.setColorStopAt(static_cast<double>(e) / n + kInset, expertColor(e));
+        gradient.setColorStopAt(static_cast<double>(e + 1) / n - kInset, expertColor(e));
+    }
+    gradient.setLevelCount(std::max(4096, 16 * n));
     gradient.setNanHandling(QCPColorGradient::nhTransparent);
     return gradient;
 }
+
+QCPRange expertDataRange(int experts) { return QCPRange(-0.5, std::max(experts, 1) - 0.5); }
 
 QCPColorGradient countGradient(const QPalette& palette) {
     QCPColorGradient gradient;

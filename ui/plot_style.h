@@ -10,6 +10,7 @@ class QCustomPlot;
 class QCPAxis;
 class QCPAxisRect;
 class QCPColorGradient;
+class QCPRange;
 class QWidget;
 
 namespace sida::ui {
@@ -19,8 +20,9 @@ QCustomPlot* createLivePlot(QWidget* parent);
 /// Colours the plot's background, axes, grids and legend from the palette.
 void applyPlotPalette(QCustomPlot* plot, const QPalette& palette);
 void applyAxisPalette(QCPAxis* axis, const QPalette& palette);
-/// A gradient with one exact colour per expert id, for colour maps over [0, experts-1].
+/// A gradient with one flat band per expert id, for colour maps whose data range is expertDataRange.
 QCPColorGradient expertGradient(int experts);
+QCPRange expertDataRange(int experts);
 /// A sequential gradient for counts, matching usageColor.
 QCPColorGradient countGradient(const QPalette& palette);
 /// Adds a new axis rect with a title above, for views made of stacked plots.

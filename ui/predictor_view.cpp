@@ -50,11 +50,17 @@ PredictorView::PredictorView(QWidget* parent) : QWidget(parent) {
     m_confusionPlot = createLivePlot(this);
     m_confusion = new QCPColorMap(m_confusionPlot->xAxis, m_confusionPlot->yAxis);
     m_confusion->setInterpolate(false);
-    m_confusion->setTightBoundary(true);
     m_confusionScale = new QCPColorScale(m_confusionPlot);
     m_confusionScale->axis()->setLabel(tr("tokens"));
     m_confusionPlot->plotLayout()->addElement(0, 1, m_confusionScale);
     m_confusion->setColorScale(m_confusionScale);
+    for (QCPAxis* axis : {m_confusionPlot->xAxis, m_confusionPlot->yAxis}) {
+        auto ticks = QSharedPointer<QCPAxisTickerFixed>::create();
+        ticks->setTickStep(1.0);
+        ticks->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        axis->setTicker(ticks);
+        axis->setSubTicks(false);
+    }
     m_confusionPlot->xAxis->setLabel(tr("router's expert"));
     m_confusionPlot->yAxis->setLabel(tr("predicted expert (top-1)"));
     m_confusionLayer = new QComboBox(this);
@@ -93,6 +99,7 @@ PredictorView::PredictorView(QWidget* parent) : QWidget(parent) {
     auto* plots = new QSplitter(Qt::Horizontal, this);
     plots->addWidget(m_ratesPlot);
     plots->addWidget(confusionBox);
+    plots->setSizes({500, 500});
 
     auto* missBox = new QWidget(this);
     auto* missLayout = new QVBoxLayout(missBox);

@@ -91,7 +91,7 @@ QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int 
         case LabelColumn:
             return QStringLiteral("Label");
         case ConfidenceColumn:
-            return QStringLiteral("Confidence");
+            return QStringLiteral("Conf.");
         case LatencyColumn:
             return QStringLiteral("Latency");
         case ExpertsColumn:
@@ -106,6 +106,8 @@ QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int 
     }
     if (role == Qt::ToolTipRole) {
         switch (section) {
+        case ConfidenceColumn:
+            return QStringLiteral("The probability of the label");
         case LatencyColumn:
             return QStringLiteral("From submission to result, queueing included");
         case ExpertsColumn:

@@ -260,18 +260,25 @@ void SparsityView::redraw() {
     } else {
         const double shortIdle = points.front().meanIdleFraction * 100.0;
         const double longIdle = points.back().meanIdleFraction * 100.0;
+        // With few experts per layer long sentences do use them all; say so instead of "even".
+        const QString longLength = QString::number(points.back().length, 'f', 0);
+        const QString longIdleText = QString::number(longIdle, 'f', 0);
+        const QString longCase =
+            longIdle >= 10.0
+                ? tr("and even at %1 tokens <b>%2%</b> stay idle").arg(longLength, longIdleText)
+                : tr("while at %1 tokens only <b>%2%</b> stay idle: with as few as %3 experts per "
+                     "layer a long sentence needs nearly all of them, unlike the paper's 128 and 256")
+                      .arg(longLength, longIdleText)
+                      .arg(experts);
         m_idleText->setText(
-            tr("<b>Idle experts vs. length</b> (the paper's Fig. 4)<br>Each layer has %1 experts, but a "
-               "sentence "
-               "of %2 tokens leaves <b>%3%</b> of them idle, and even at %4 tokens <b>%5%</b> stay idle: a "
-               "token "
-               "uses one expert, and tokens of a sentence often share experts.<br>Over all %6 sentences: "
-               "%7% idle.")
+            tr("<b>Idle experts vs. length</b> (the paper's Fig. 4)<br>Each layer has %1 "
+               "experts, but a sentence of %2 tokens leaves <b>%3%</b> of them idle, %4. A token "
+               "uses one expert, and the tokens of a sentence often share experts.<br>Over all "
+               "%5 sentences: %6% idle.")
                 .arg(experts)
                 .arg(points.front().length, 0, 'f', 0)
                 .arg(shortIdle, 0, 'f', 0)
-                .arg(points.back().length, 0, 'f', 0)
-                .arg(longIdle, 0, 'f', 0)
+                .arg(longCase)
                 .arg(m_stats.sentences())
                 .arg(m_stats.meanIdleFraction() * 100.0, 0, 'f', 1));
         const double meanUse = 100.0 - m_stats.meanIdleFraction() * 100.0;
@@ -317,15 +324,18 @@ void SparsityView::redrawUsage() {
         return;
     }
     const double even = 100.0 / std::max(m_stats.experts(), 1);
+    const QString spread =
+        unused == 0
+            ? tr("every expert of this layer got some tokens")
+            : tr("%1 of this layer's %2 experts got no token at all").arg(unused).arg(m_stats.experts());
     m_histogramText->setText(
-        tr("<b>Expert usage</b><br>Over the whole data set every expert of a layer gets some tokens (an even "
-           "spread would give each %1%; the busiest here gets %2%, %3 got none). So no fixed subset of "
-           "experts "
-           "would do: which experts are needed changes from sentence to sentence, and SiDA predicts them for "
-           "each batch.")
+        tr("<b>Expert usage</b><br>Over the whole data set %1 (an even spread would give "
+           "each %2%; the busiest gets %3%). Yet each sentence used only a few: which "
+           "experts are needed changes from sentence to sentence, so SiDA predicts them "
+           "for each batch instead of keeping a fixed set resident.")
+            .arg(spread)
             .arg(even, 0, 'f', 1)
-            .arg(100.0 * static_cast<double>(top) / static_cast<double>(total), 0, 'f', 1)
-            .arg(unused));
+            .arg(100.0 * static_cast<double>(top) / static_cast<double>(total), 0, 'f', 1));
 }
 
 void SparsityView::applyPalette() {

@@ -22,7 +22,8 @@ ThroughputView::ThroughputView(QWidget* parent) : QWidget(parent) {
     m_plot->plotLayout()->clear();
     auto* margins = new QCPMarginGroup(m_plot);
     const QStringList titles{tr("Throughput"), tr("Batch latency"),
-                             tr("Hash queue depth (hash tables built ahead)"), tr("Experts copied")};
+                             tr("Hash queue depth (hash tables built ahead)"),
+                             tr("Experts copied into the pool")};
     for (int i = 0; i < titles.size(); ++i) {
         QCPAxisRect* rect = addStackedRect(m_plot, i, titles[i]);
         rect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
@@ -109,7 +110,8 @@ void ThroughputView::refresh() {
     for (QCPGraph* graph : {m_samples, m_tokens, m_latency, m_queue, m_copied}) {
         QCPRange range = graph->getValueRange(found, QCP::sdBoth, QCPRange(start, end));
         if (!found) continue;
-        graph->valueAxis()->setRange(0, std::max(range.upper * 1.15, graph == m_queue ? 1.0 : 1e-9));
+        // An idle series (nothing copied) keeps a readable 0..1 axis instead of 0..1e-9.
+        graph->valueAxis()->setRange(0, range.upper > 0 ? range.upper * 1.15 : 1.0);
     }
     m_summary->setText(tr("%1 samples/s · %2 tokens/s · batch %3 ms · hash queue %4 · %5/s copied")
                            .arg(last.samplesPerSecond, 0, 'f', 1)

@@ -6,7 +6,9 @@
 namespace sida::ui {
 
 double batchEndSeconds(const BatchTrace& trace) {
-    return trace.startedSeconds + trace.timing.totalMs / 1000.0;
+    // startedSeconds is taken once the hash table arrived; totalMs also counts the wait before it.
+    const double busyMs = std::max(0.0, trace.timing.totalMs - trace.timing.waitForHashMs);
+    return trace.startedSeconds + busyMs / 1000.0;
 }
 
 const MemoryPoint& MemorySeries::add(const BatchTrace& trace) {

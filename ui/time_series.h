@@ -11,7 +11,7 @@
 
 namespace sida::ui {
 
-/// When a batch finished, in seconds since its pipeline started.
+/// When a batch finished, in seconds since its pipeline started (batches end in order).
 double batchEndSeconds(const BatchTrace& trace);
 
 struct MemoryPoint {

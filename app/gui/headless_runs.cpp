@@ -13,6 +13,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QPixmap>
+#include <QTableView>
 #include <QThread>
 
 #include <cstdio>
@@ -25,6 +26,10 @@ namespace {
 constexpr int kDeadlineMs = 10 * 60 * 1000;
 // Frames to let the views replot before the window is grabbed.
 constexpr int kSettleMs = 600;
+// How often the labelled samples stream through after the sample sentences.
+constexpr int kStreamRepeats = 8;
+// The results row the hash-table screenshot pins (a long sample sentence).
+constexpr int kPinnedSample = 6;
 
 void openModel(ui::MainWindow* window, const QString& modelDir) {
     if (modelDir.isEmpty())
@@ -62,12 +67,20 @@ void ScreenshotRun::classifySamples() {
     QStringList lines;
     for (const ui::InputText& input : ui::MainWindow::sampleSentences()) lines << input.text;
     panel->setInputText(lines.join(u'\n'));
-    connect(panel->jobs(), &ui::JobQueueModel::jobFinished, this, &ScreenshotRun::prepareView,
-            Qt::SingleShotConnection);
     panel->classifyAction()->trigger();
+    // A stream of the labelled samples after them gives the live plots some history.
+    QList<ui::InputText> stream;
+    const QList<ui::InputText> labelled = ui::MainWindow::labelledSamples();
+    for (int i = 0; i < kStreamRepeats; ++i) stream << labelled;
+    panel->submitInputs(stream, QStringLiteral("sample stream"));
+    connect(panel->jobs(), &ui::JobQueueModel::jobFinished, this, [this, panel] {
+        if (panel->jobs()->activeCount() == 0) prepareView();
+    });
 }
 
 void ScreenshotRun::prepareView() {
+    if (m_prepared) return;
+    m_prepared = true;
     QString error;
     if (m_view == u"sparsity") {
         connect(m_window->sparsityView(), &ui::SparsityView::lessonFinished, this, &ScreenshotRun::capture);
@@ -81,6 +94,10 @@ void ScreenshotRun::prepareView() {
         if (!m_window->compareView()->startComparison(policies, ui::MainWindow::labelledSamples(), &error))
             fail(error);
         return;
+    }
+    if (m_view == u"hash-table") {
+        // Pin the hash table to a long sample sentence, as a click on its row would.
+        m_window->classifyPanel()->resultsTable()->selectRow(kPinnedSample);
     }
     capture();
 }

@@ -36,6 +36,7 @@ private:
     QString m_view;
     QTimer m_deadline;
     bool m_classified = false;
+    bool m_prepared = false;
 };
 
 /// Loads the model, shows the Throughput view, submits `inputs` sentences as one job and measures the

@@ -9,6 +9,8 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QSettings>
+#include <QTemporaryDir>
 
 #include <cstdio>
 
@@ -45,7 +47,16 @@ int main(int argc, char** argv) {
         QStringLiteral("measure-responsiveness"),
         QStringLiteral("Classify N inputs while measuring the event loop's lateness; print it and exit."),
         QStringLiteral("N"));
-    parser.addOptions({model, screenshot, view, theme, size, measure});
+    const QCommandLineOption policy(
+        QStringLiteral("policy"),
+        QStringLiteral("Serve with this policy: standard, ondemand, sida, sida-exact or oracle "
+                       "(saved like a change in Settings)."),
+        QStringLiteral("NAME"));
+    const QCommandLineOption budget(
+        QStringLiteral("budget"),
+        QStringLiteral("Expert budget in percent of all experts (saved like a change in Settings)."),
+        QStringLiteral("PERCENT"));
+    parser.addOptions({model, screenshot, view, theme, size, measure, policy, budget});
     parser.process(app);
 
     if (!sida::ui::MainWindow::viewNames().contains(parser.value(view))) {
@@ -54,7 +65,31 @@ int main(int argc, char** argv) {
         return 2;
     }
     sida::ui::captureSystemTheme();
-    sida::ui::MainWindow window;
+    // Headless runs start from the default settings and leave the user's untouched.
+    const bool headless = parser.isSet(screenshot) || parser.isSet(measure);
+    QTemporaryDir scratch;
+    sida::ui::MainWindow window(
+        headless ? new QSettings(scratch.filePath(QStringLiteral("studio.ini")), QSettings::IniFormat)
+                 : nullptr);
+    if (parser.isSet(policy) || parser.isSet(budget)) {
+        sida::ui::StudioSettings settings = window.settings();
+        try {
+            if (parser.isSet(policy))
+                settings.pipeline.policy = sida::parsePolicy(parser.value(policy).toStdString());
+        } catch (const std::exception& error) {
+            std::fprintf(stderr, "sida-studio: %s\n", error.what());
+            return 2;
+        }
+        if (parser.isSet(budget)) {
+            const double percent = parser.value(budget).toDouble();
+            if (!(percent > 0 && percent <= 100)) {
+                std::fprintf(stderr, "sida-studio: --budget must be a percentage in (0, 100]\n");
+                return 2;
+            }
+            settings.pipeline.expertBudgetFraction = percent / 100.0;
+        }
+        window.applySettings(settings);
+    }
     const sida::ui::Theme chosen =
         parser.isSet(theme) ? sida::ui::parseTheme(parser.value(theme)) : window.settings().theme;
     if (chosen != sida::ui::Theme::System) sida::ui::applyTheme(chosen);

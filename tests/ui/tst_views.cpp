@@ -164,6 +164,10 @@ private Q_SLOTS:
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         QVERIFY(!window.controller()->hasModel());
+        // It fits a 1366 x 768 laptop screen.
+        QVERIFY2(window.minimumSizeHint().width() <= 1280 && window.minimumSizeHint().height() <= 720,
+                 qPrintable(u"minimum size %1 x %2"_s.arg(window.minimumSizeHint().width())
+                                .arg(window.minimumSizeHint().height())));
         for (const QString& name : MainWindow::viewNames()) QVERIFY2(window.showView(name), qPrintable(name));
         QVERIFY(!window.showView(u"no-such-view"_s));
         QVERIFY(!MainWindow::sampleSentences().isEmpty());

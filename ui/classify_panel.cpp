@@ -77,17 +77,26 @@ ClassifyPanel::ClassifyPanel(EngineController* controller, QWidget* parent)
     m_resultsTable->sortByColumn(ResultsModel::IndexColumn, Qt::AscendingOrder);
     m_resultsTable->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_resultsTable->setAlternatingRowColors(true);
+    // Fixed row heights and column widths: sizing to contents would measure up to a thousand rows
+    // whenever results arrive, which is what kept the event loop busy during long jobs.
     m_resultsTable->verticalHeader()->hide();
+    m_resultsTable->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
     m_resultsTable->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-    m_resultsTable->horizontalHeader()->setSectionResizeMode(ResultsModel::TextColumn, QHeaderView::Stretch);
-    for (int c : {ResultsModel::IndexColumn, ResultsModel::LabelColumn, ResultsModel::ConfidenceColumn,
-                  ResultsModel::LatencyColumn, ResultsModel::ExpertsColumn, ResultsModel::HitsColumn,
-                  ResultsModel::MissesColumn})
-        m_resultsTable->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
-    // Errors can be long: the status column keeps a fixed width and shows the whole message on hover.
-    m_resultsTable->horizontalHeader()->setSectionResizeMode(ResultsModel::StatusColumn,
-                                                             QHeaderView::Interactive);
-    m_resultsTable->setColumnWidth(ResultsModel::StatusColumn, 90);
+    QHeaderView* columns = m_resultsTable->horizontalHeader();
+    columns->setSectionResizeMode(QHeaderView::Interactive);
+    columns->setSectionResizeMode(ResultsModel::TextColumn, QHeaderView::Stretch);
+    const auto widthOf = [this](const QString& sample) {
+        return fontMetrics().horizontalAdvance(sample) + 18;
+    };
+    m_resultsTable->setColumnWidth(ResultsModel::IndexColumn, widthOf(QStringLiteral("00000")));
+    m_resultsTable->setColumnWidth(ResultsModel::LabelColumn, widthOf(QStringLiteral("negative")));
+    m_resultsTable->setColumnWidth(ResultsModel::ConfidenceColumn, widthOf(QStringLiteral("100.0%")));
+    m_resultsTable->setColumnWidth(ResultsModel::LatencyColumn, widthOf(QStringLiteral("9999.9 ms")));
+    m_resultsTable->setColumnWidth(ResultsModel::ExpertsColumn, widthOf(QStringLiteral("Experts")));
+    m_resultsTable->setColumnWidth(ResultsModel::HitsColumn, widthOf(QStringLiteral("Hits0")));
+    m_resultsTable->setColumnWidth(ResultsModel::MissesColumn, widthOf(QStringLiteral("Misses")));
+    // Errors can be long: the status column shows the whole message on hover.
+    m_resultsTable->setColumnWidth(ResultsModel::StatusColumn, widthOf(QStringLiteral("cancelled")));
     m_resultsTable->setToolTip(tr("Select a row to show its sentence's hash table"));
     connect(m_resultsTable->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this](const QModelIndex& current) { onCurrentRowChanged(current); });

@@ -245,6 +245,7 @@ std::vector<Request> ResultsModel::addPending(const QList<InputText>& inputs) {
         request.tag = tagFor(row.rowId).toStdString();
         requests.push_back(std::move(request));
         m_rows.push_back(std::move(row));
+        ++m_stateCounts[static_cast<size_t>(State::Pending)];
     }
     endInsertRows();
     return requests;
@@ -259,7 +260,7 @@ void ResultsModel::failRequests(const std::vector<Request>& requests, const QStr
     for (const Request& request : requests) {
         const int r = rowOfTag(request.tag);
         if (r < 0 || m_rows[static_cast<size_t>(r)].state != State::Pending) continue;
-        m_rows[static_cast<size_t>(r)].state = State::Failed;
+        setState(m_rows[static_cast<size_t>(r)], State::Failed);
         m_rows[static_cast<size_t>(r)].error = error;
         emitRowsChanged(r, r);
     }
@@ -283,12 +284,12 @@ int ResultsModel::applyResults(const QList<RequestResult>& results) {
         row.predictorMisses = result.predictorMisses;
         row.tokens = c.tokens;
         if (result.cancelled) {
-            row.state = State::Cancelled;
+            setState(row, State::Cancelled);
         } else if (!c.ok()) {
-            row.state = State::Failed;
+            setState(row, State::Failed);
             row.error = qs(c.error);
         } else {
-            row.state = State::Done;
+            setState(row, State::Done);
             row.label = qs(c.labelName);
             row.confidence = c.confidence;
         }
@@ -304,7 +305,7 @@ int ResultsModel::failPending(const QString& error) {
     int failed = 0;
     for (size_t i = 0; i < m_rows.size(); ++i) {
         if (m_rows[i].state != State::Pending) continue;
-        m_rows[i].state = State::Failed;
+        setState(m_rows[i], State::Failed);
         m_rows[i].error = error;
         emitRowsChanged(static_cast<int>(i), static_cast<int>(i));
         ++failed;
@@ -315,23 +316,24 @@ int ResultsModel::failPending(const QString& error) {
 void ResultsModel::clearFinished() {
     beginResetModel();
     std::erase_if(m_rows, [](const Row& row) { return row.state != State::Pending; });
+    m_stateCounts = {};
+    m_stateCounts[static_cast<size_t>(State::Pending)] = static_cast<int>(m_rows.size());
     m_rowOfId.clear();
     for (size_t i = 0; i < m_rows.size(); ++i) m_rowOfId.insert(m_rows[i].rowId, static_cast<int>(i));
     endResetModel();
 }
 
-int ResultsModel::pendingCount() const {
-    return static_cast<int>(
-        std::count_if(m_rows.begin(), m_rows.end(), [](const Row& r) { return r.state == State::Pending; }));
-}
+int ResultsModel::countIn(State state) const { return m_stateCounts[static_cast<size_t>(state)]; }
 
-int ResultsModel::failedCount() const {
-    return static_cast<int>(
-        std::count_if(m_rows.begin(), m_rows.end(), [](const Row& r) { return r.state == State::Failed; }));
+void ResultsModel::setState(Row& row, State state) {
+    --m_stateCounts[static_cast<size_t>(row.state)];
+    ++m_stateCounts[static_cast<size_t>(state)];
+    row.state = state;
 }
 
 void ResultsModel::emitRowsChanged(int first, int last) {
-    Q_EMIT dataChanged(index(first, 0), index(last, ColumnCount - 1));
+    // The index and the text never change, so a proxy sorted by them (the default) need not re-sort.
+    Q_EMIT dataChanged(index(first, LabelColumn), index(last, ColumnCount - 1));
 }
 
 QList<int> ResultsModel::rowsOrAll(const QList<int>& rows) const {

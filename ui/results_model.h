@@ -10,6 +10,7 @@
 #include <QList>
 #include <QString>
 
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -86,8 +87,10 @@ public:
     void clearFinished();
 
     const Row& row(int index) const { return m_rows.at(static_cast<size_t>(index)); }
-    int pendingCount() const;
-    int failedCount() const;
+    /// Rows in a state; kept as counts, since the status bar asks every frame.
+    int countIn(State state) const;
+    int pendingCount() const { return countIn(State::Pending); }
+    int failedCount() const { return countIn(State::Failed); }
 
     /// The rows (all when empty) as CSV (RFC 4180), JSON (an array of objects) or TSV for the clipboard.
     QString toCsv(const QList<int>& rows = {}) const;
@@ -101,10 +104,12 @@ private:
     void emitRowsChanged(int first, int last);
     QVariant display(const Row& row, int column) const;
     QVariant sortKey(const Row& row, int column) const;
+    void setState(Row& row, State state);
 
     std::vector<Row> m_rows;
     QHash<quint64, int> m_rowOfId;
     quint64 m_nextRowId = 1;
+    std::array<int, 4> m_stateCounts{}; ///< rows per State
 };
 
 QString stateName(ResultsModel::State state);

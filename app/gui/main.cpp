@@ -56,7 +56,12 @@ int main(int argc, char** argv) {
         QStringLiteral("budget"),
         QStringLiteral("Expert budget in percent of all experts (saved like a change in Settings)."),
         QStringLiteral("PERCENT"));
-    parser.addOptions({model, screenshot, view, theme, size, measure, policy, budget});
+    const QCommandLineOption threads(
+        QStringLiteral("threads"),
+        QStringLiteral("CPU threads for LibTorch, 0 = one per core (saved like a change in "
+                       "Settings)."),
+        QStringLiteral("N"));
+    parser.addOptions({model, screenshot, view, theme, size, measure, policy, budget, threads});
     parser.process(app);
 
     if (!sida::ui::MainWindow::viewNames().contains(parser.value(view))) {
@@ -71,7 +76,7 @@ int main(int argc, char** argv) {
     sida::ui::MainWindow window(
         headless ? new QSettings(scratch.filePath(QStringLiteral("studio.ini")), QSettings::IniFormat)
                  : nullptr);
-    if (parser.isSet(policy) || parser.isSet(budget)) {
+    if (parser.isSet(policy) || parser.isSet(budget) || parser.isSet(threads)) {
         sida::ui::StudioSettings settings = window.settings();
         try {
             if (parser.isSet(policy))
@@ -88,6 +93,7 @@ int main(int argc, char** argv) {
             }
             settings.pipeline.expertBudgetFraction = percent / 100.0;
         }
+        if (parser.isSet(threads)) settings.threads = std::max(0, parser.value(threads).toInt());
         window.applySettings(settings);
     }
     const sida::ui::Theme chosen =

@@ -68,8 +68,15 @@ public:
     std::span<const std::byte> bytes() const { return {data_, size_}; }
     const std::filesystem::path& path() const { return path_; }
 
+    /// Drops the whole pages inside bytes [offset, offset + length) from this mapping and from the
+    /// page cache, so that they take no memory and the next read comes from disk.
+    void release(uint64_t offset, uint64_t length) const;
+    /// Asks the kernel to read bytes [offset, offset + length) in ahead of use, asynchronously.
+    void prefetch(uint64_t offset, uint64_t length) const;
+
 private:
     std::filesystem::path path_;
+    int descriptor_ = -1;
     const std::byte* data_ = nullptr;
     size_t size_ = 0;
 };
@@ -83,6 +90,9 @@ public:
     const std::filesystem::path& path() const { return file_.path(); }
     /// The bytes of one tensor, inside the mapping (not necessarily aligned).
     std::span<const std::byte> data(const TensorInfo& info) const;
+    /// Where a tensor's bytes start in the file.
+    uint64_t fileOffset(const TensorInfo& info) const { return header_.dataOffset + info.begin; }
+    const MappedFile& mapping() const { return file_; }
 
 private:
     MappedFile file_;

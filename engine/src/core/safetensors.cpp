@@ -241,11 +241,30 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
         }
         data_ = static_cast<const std::byte*>(mapped);
     }
-    ::close(fd);
+    // Kept open for posix_fadvise (release, prefetch).
+    descriptor_ = fd;
 }
 
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+    if (descriptor_ >= 0) ::close(descriptor_);
+}
+
+void MappedFile::release(uint64_t offset, uint64_t length) const {
+    const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t first = (offset + page - 1) / page * page, last = (offset + length) / page * page;
+    if (!data_ || last <= first || last > size_) return;
+    // Our mapping's pages first (a mapped page stays in the cache), then the cache itself.
+    ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
+    ::posix_fadvise(descriptor_, static_cast<off_t>(first), static_cast<off_t>(last - first), POSIX_FADV_DONTNEED);
+}
+
+void MappedFile::prefetch(uint64_t offset, uint64_t length) const {
+    const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t first = offset / page * page;
+    const uint64_t last = std::min<uint64_t>((offset + length + page - 1) / page * page, size_);
+    if (!data_ || last <= first) return;
+    ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_WILLNEED);
 }
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)

@@ -51,7 +51,11 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
                 // CPU: the mapped bytes themselves; copies into the RAM pool convert the dtype.
                 at::Tensor t = device.is_cuda() ? readTensor(location, dtype).pin_memory() : mappedTensor(location);
                 checkFinite(t, name, location.file->path().string());
-                (std::string(matrix) == "wi" ? h.wi : h.wo) = t;
+                const bool isWi = std::string(matrix) == "wi";
+                (isWi ? h.wi : h.wo) = t;
+                if (!device.is_cuda() && t.data_ptr() == location.file->data(*location.info).data())
+                    (isWi ? h.wiFile : h.woFile) = {&location.file->mapping(), location.file->fileOffset(*location.info),
+                                                    location.info->byteSize()};
             }
             host_.push_back(std::move(h));
             if (progress)
@@ -61,6 +65,7 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
     }
     if (device.is_cuda())
         copyStream_ = c10::impl::VirtualGuardImpl(device.type()).getStreamFromGlobalPool(device, false);
+    residentFlags_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(totalExperts()));
     capacity_ = totalExperts();
 }
 
@@ -123,6 +128,7 @@ int64_t ExpertStore::chooseVictim(const std::function<Need(ExpertKey)>& need, Ev
 void ExpertStore::evictSlot(int64_t slot, ResidencyLog& log) {
     Slot& s = slots_[static_cast<size_t>(slot)];
     log.evicted[static_cast<size_t>(s.key->layer)].push_back(static_cast<int32_t>(s.key->expert));
+    residentFlags_[flatIndex(*s.key)] = false;
     where_.erase(*s.key);
     s.key.reset();
 }
@@ -149,8 +155,10 @@ void ExpertStore::copyIn(int64_t slot, ExpertKey key, ResidencyLog& log) {
     } else {
         s.buffer.narrow(0, 0, half).view({dFf_, dModel_}).copy_(h.wi);
         s.buffer.narrow(0, half, half).view({dModel_, dFf_}).copy_(h.wo);
+        releaseHostPages(key);
     }
     s.key = key;
+    residentFlags_[flatIndex(key)] = true;
     s.loadedAt = s.lastUsed = ++clock_;
     where_[key] = slot;
     log.copiedIn[static_cast<size_t>(key.layer)].push_back(static_cast<int32_t>(key.expert));
@@ -191,6 +199,24 @@ ExpertWeights ExpertStore::weights(ExpertKey key) {
     if (s.ready) s.ready->block(currentStream(device_));
     const int64_t half = dModel_ * dFf_;
     return {s.buffer.narrow(0, 0, half).view({dFf_, dModel_}), s.buffer.narrow(0, half, half).view({dModel_, dFf_})};
+}
+
+void ExpertStore::releaseHostPages(ExpertKey key) const {
+    const HostExpert& h = host(key);
+    for (const FileRange& r : {h.wiFile, h.woFile})
+        if (r.file) r.file->release(r.offset, r.length);
+}
+
+void ExpertStore::prefetchFromDisk(const std::vector<std::set<int64_t>>& neededPerLayer) const {
+    if (device_.is_cuda()) return;
+    for (size_t layer = 0; layer < neededPerLayer.size(); ++layer)
+        for (int64_t e : neededPerLayer[layer]) {
+            const ExpertKey key{static_cast<int>(layer), e};
+            if (residentFlags_[flatIndex(key)]) continue;
+            const HostExpert& h = host(key);
+            for (const FileRange& r : {h.wiFile, h.woFile})
+                if (r.file) r.file->prefetch(r.offset, r.length);
+        }
 }
 
 ExpertWeights ExpertStore::hostWeights(ExpertKey key, const at::Device& device) const {

@@ -13,6 +13,9 @@
 #include <c10/core/Event.h>
 #include <c10/core/Stream.h>
 
+#include <atomic>
+#include <map>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -81,6 +84,11 @@ public:
     /// outside the pool: for the oracle's hash thread).
     ExpertWeights hostWeights(ExpertKey key, const at::Device& device) const;
 
+    /// CPU: asks the kernel to read the listed experts that are not in the pool from the checkpoint
+    /// ahead of use (the hash thread calls this as soon as it knows a batch's experts). Safe to
+    /// call without the lock. A no-op with CUDA, whose host tier is pinned memory.
+    void prefetchFromDisk(const std::vector<std::set<int64_t>>& neededPerLayer) const;
+
 private:
     struct Slot {
         at::Tensor buffer;            ///< [2 * d * d_ff]: wi then wo
@@ -88,15 +96,25 @@ private:
         uint64_t loadedAt = 0, lastUsed = 0;
         std::optional<c10::Event> ready; ///< CUDA: the copy into it has finished
     };
+    /// Where a host-tier matrix's bytes are in the checkpoint, when the host tier is the mapping.
+    struct FileRange {
+        const MappedFile* file = nullptr;
+        uint64_t offset = 0, length = 0;
+    };
     struct HostExpert {
         at::Tensor wi, wo;
+        FileRange wiFile, woFile;
     };
 
     int64_t chooseVictim(const std::function<Need(ExpertKey)>& need, Eviction eviction) const;
     void evictSlot(int64_t slot, ResidencyLog& log);
     void copyIn(int64_t slot, ExpertKey key, ResidencyLog& log);
+    /// CPU: once an expert is in the pool its checkpoint pages are dropped from memory, so that
+    /// the budget is what the experts really take; fetching it again reads the disk.
+    void releaseHostPages(ExpertKey key) const;
+    size_t flatIndex(ExpertKey key) const { return static_cast<size_t>(key.layer * experts_ + key.expert); }
 
-    const HostExpert& host(ExpertKey key) const { return host_[static_cast<size_t>(key.layer * experts_ + key.expert)]; }
+    const HostExpert& host(ExpertKey key) const { return host_[flatIndex(key)]; }
 
     int layers_ = 0;
     int64_t experts_ = 0, dModel_ = 0, dFf_ = 0, expertBytes_ = 0;
@@ -105,6 +123,7 @@ private:
     std::vector<HostExpert> host_;
     std::vector<Slot> slots_;
     std::map<ExpertKey, int64_t> where_;
+    std::unique_ptr<std::atomic<bool>[]> residentFlags_; ///< where_, readable without the lock
     int64_t capacity_ = 0;
     uint64_t clock_ = 0;
     uint64_t bytesCopiedTotal_ = 0;

@@ -10,8 +10,8 @@
 namespace sida {
 
 TrainResult finetuneClassifier(const FinetuneOptions& options, const ProgressCallback& progress, const CancelToken& cancel) {
-    if (options.optimizer.epochs < 1 || options.optimizer.batchSize < 1 || options.optimizer.learningRate <= 0)
-        throw Error("epochs and batch size must be at least 1 and the learning rate positive");
+    detail::validateOptimizerOptions(options.optimizer);
+    if (options.maxLength < 4 || options.maxLength > 4096) throw Error("max length must be in 4..4096");
     if (options.outDir.empty()) throw Error("output folder: none given");
     const at::ScalarType storage = detail::parseStorageDType(options.storageDType);
     detail::setComputeThreads(options.threads);

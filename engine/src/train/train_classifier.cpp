@@ -30,14 +30,10 @@ void validate(const TrainOptions& o) {
     require(a.sparseStep >= 0 && a.sparseStep <= a.numLayers, "sparse step must be in 0..layers");
     require(a.expertCapacity > 0, "expert capacity must be positive");
     require(o.maxLength >= 4 && o.maxLength <= 4096, "max length must be in 4..4096");
-    const OptimizerOptions& p = o.optimizer;
-    require(p.epochs >= 1, "epochs must be at least 1");
-    require(p.batchSize >= 1, "batch size must be at least 1");
-    require(p.learningRate > 0, "learning rate must be positive");
-    require(p.dropout >= 0 && p.dropout < 1, "dropout must be in [0, 1)");
-    require(p.routerJitter >= 0 && p.routerJitter < 1, "router jitter must be in [0, 1)");
-    require(p.warmupSteps >= 0, "warm-up steps must not be negative");
-    require(p.clipNorm > 0, "gradient clipping norm must be positive");
+    if (o.tokenizer)
+        require(std::filesystem::is_regular_file(*o.tokenizer),
+                "tokenizer '" + o.tokenizer->string() + "' does not exist or is not a file");
+    detail::validateOptimizerOptions(o.optimizer);
 }
 
 // SentencePiece unigram with T5's special ids: pad 0, </s> 1, unk 2, no <s>.

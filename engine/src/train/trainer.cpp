@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -169,7 +170,28 @@ EpochMetrics finishEpoch(TrainingRun& run, int epoch, double loss, double aux, d
     return m;
 }
 
+void require(bool condition, const std::string& message) {
+    if (!condition) throw Error(message);
+}
+
+// Also false for NaN, so that a NaN setting is refused rather than trained with.
+bool nonNegative(double value) { return std::isfinite(value) && value >= 0; }
+
 } // namespace
+
+void validateOptimizerOptions(const OptimizerOptions& p) {
+    require(p.epochs >= 1, "epochs must be at least 1");
+    require(p.batchSize >= 1, "batch size must be at least 1");
+    require(nonNegative(p.learningRate) && p.learningRate > 0, "learning rate must be positive");
+    require(nonNegative(p.weightDecay), "weight decay must not be negative");
+    require(p.dropout >= 0 && p.dropout < 1, "dropout must be in [0, 1)");
+    require(p.routerJitter >= 0 && p.routerJitter < 1, "router jitter must be in [0, 1)");
+    require(p.warmupSteps >= 0, "warm-up steps must not be negative");
+    require(nonNegative(p.clipNorm) && p.clipNorm > 0, "gradient clipping norm must be positive");
+    require(nonNegative(p.loadBalanceWeight), "the load-balancing loss weight must not be negative");
+    require(nonNegative(p.zLossWeight), "the router z-loss weight must not be negative");
+    require(nonNegative(p.tokenRoutingWeight), "the token-routing weight must not be negative");
+}
 
 TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(const EpochMetrics&)>& onEpoch,
                         const ProgressCallback& progress, const CancelToken& cancel) {

@@ -49,6 +49,10 @@ void initializeHead(const SwitchConfig& config, int64_t numLabels, SwitchWeights
 std::vector<at::Tensor> balancedTokenExperts(const TokenizedSet& train, int64_t vocabSize, int64_t numExperts,
                                              size_t layers, uint64_t seed);
 
+/// Throws sida::Error naming the first optimiser setting that is out of range (shared by `sida
+/// train` and `sida finetune`, so that neither reaches LibTorch with a value it rejects).
+void validateOptimizerOptions(const OptimizerOptions& options);
+
 /// The parameters the optimiser updates (everything, or only the head).
 std::vector<at::Tensor> trainableParameters(const SwitchConfig& config, SwitchWeights& weights, bool headOnly);
 

@@ -148,7 +148,7 @@ Position loadState(TrainingRun& run, torch::optim::AdamW& optimizer, std::vector
 }
 
 EpochMetrics finishEpoch(TrainingRun& run, int epoch, double loss, double aux, double z, int64_t batches,
-                         double seconds, const CancelToken& cancel) {
+                         double seconds) {
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.loss = loss / std::max<int64_t>(1, batches);
@@ -156,8 +156,11 @@ EpochMetrics finishEpoch(TrainingRun& run, int epoch, double loss, double aux, d
     m.zLoss = z / std::max<int64_t>(1, batches);
     m.seconds = seconds;
     if (!run.dev.examples.empty()) {
+        // Not cancellable: a cancel that arrives during this dev pass is honoured at the next
+        // step, once the epoch is finished and saved (throwing here would lose the epoch).
         RouterHooks hooks(run.weights, run.config.sparseBlocks(), false);
-        const EvalReport dev = evaluateTokenized(run.config, run.weights, run.device, hooks, run.dev, run.labels, 128, {}, cancel);
+        const EvalReport dev =
+            evaluateTokenized(run.config, run.weights, run.device, hooks, run.dev, run.labels, 128, {}, {});
         m.devAccuracy = dev.accuracy;
         m.devF1 = dev.macroF1;
         m.minExpertShare = 1;
@@ -245,7 +248,7 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
                 progress({"epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), b + 1, batchesPerEpoch, detail});
             }
         }
-        EpochMetrics m = finishEpoch(run, epoch, lossSum, auxSum, zSum, done, secondsSince(epochStart), cancel);
+        EpochMetrics m = finishEpoch(run, epoch, lossSum, auxSum, zSum, done, secondsSince(epochStart));
         if (m.devAccuracy > position.bestAccuracy || run.dev.examples.empty()) {
             m.best = true;
             position.bestAccuracy = m.devAccuracy;

@@ -98,11 +98,20 @@ StepLosses batchLoss(TrainingRun& run, const std::vector<size_t>& indices, const
 
 // --- resumable state -------------------------------------------------------------------------
 
+/// The running sums of the epoch in progress, saved with it so that a resumed epoch reports
+/// its metrics over all of its batches, not only those after the resume.
+struct EpochSums {
+    double loss = 0, aux = 0, z = 0;
+    int64_t batches = 0;
+    double seconds = 0;
+};
+
 struct Position {
     int epoch = 0;     ///< 0-based epoch in progress
     int64_t batch = 0; ///< batches of it already done
     double bestAccuracy = -1;
     int bestEpoch = 0;
+    EpochSums partial; ///< of the batches already done
 };
 
 void saveState(TrainingRun& run, torch::optim::AdamW& optimizer, const Position& position,
@@ -120,6 +129,9 @@ void saveState(TrainingRun& run, torch::optim::AdamW& optimizer, const Position&
                         {"best_accuracy", position.bestAccuracy}, {"best_epoch", position.bestEpoch},
                         {"epochs", nlohmann::json::array()}};
     j["epochs"] = epochsToJson(history);
+    const EpochSums& sums = position.partial;
+    j["partial"] = {{"loss_sum", sums.loss}, {"aux_sum", sums.aux}, {"z_sum", sums.z},
+                    {"batches", sums.batches}, {"seconds", sums.seconds}};
     std::ofstream(run.stateDir / "position.json") << j.dump(2);
 }
 
@@ -144,17 +156,21 @@ Position loadState(TrainingRun& run, torch::optim::AdamW& optimizer, std::vector
     archive.read("optimizer", optimizerArchive);
     optimizer.load(optimizerArchive);
     for (const auto& m : j.at("epochs")) history.push_back(epochFromJson(m));
-    return {j.at("epoch"), j.at("batch"), j.at("best_accuracy"), j.at("best_epoch")};
+    EpochSums partial;
+    if (j.contains("partial")) {
+        const nlohmann::json& p = j.at("partial");
+        partial = {p.at("loss_sum"), p.at("aux_sum"), p.at("z_sum"), p.at("batches"), p.at("seconds")};
+    }
+    return {j.at("epoch"), j.at("batch"), j.at("best_accuracy"), j.at("best_epoch"), partial};
 }
 
-EpochMetrics finishEpoch(TrainingRun& run, int epoch, double loss, double aux, double z, int64_t batches,
-                         double seconds) {
+EpochMetrics finishEpoch(TrainingRun& run, int epoch, const EpochSums& sums) {
     EpochMetrics m;
     m.epoch = epoch + 1;
-    m.loss = loss / std::max<int64_t>(1, batches);
-    m.auxLoss = aux / std::max<int64_t>(1, batches);
-    m.zLoss = z / std::max<int64_t>(1, batches);
-    m.seconds = seconds;
+    m.loss = sums.loss / std::max<int64_t>(1, sums.batches);
+    m.auxLoss = sums.aux / std::max<int64_t>(1, sums.batches);
+    m.zLoss = sums.z / std::max<int64_t>(1, sums.batches);
+    m.seconds = sums.seconds;
     if (!run.dev.examples.empty()) {
         // Not cancellable: a cancel that arrives during this dev pass is honoured at the next
         // step, once the epoch is finished and saved (throwing here would lose the epoch).
@@ -220,11 +236,13 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
         std::mt19937_64 rng(run.seed * 1000003ull + static_cast<uint64_t>(epoch));
         const auto batches = bucketedBatches(lengths, o.batchSize, rng);
         const auto epochStart = Clock::now();
-        double lossSum = 0, auxSum = 0, zSum = 0;
-        int64_t done = 0;
+        EpochSums sums = epoch == position.epoch ? position.partial : EpochSums{};
+        const double earlierSeconds = sums.seconds;
         for (int64_t b = epoch == position.epoch ? position.batch : 0; b < batchesPerEpoch; ++b) {
             if (cancel.cancelled()) {
-                saveState(run, optimizer, {epoch, b, position.bestAccuracy, position.bestEpoch}, result.epochs);
+                sums.seconds = earlierSeconds + secondsSince(epochStart);
+                saveState(run, optimizer, {epoch, b, position.bestAccuracy, position.bestEpoch, sums},
+                          result.epochs);
                 result.interrupted = true;
                 result.bestEpoch = position.bestEpoch;
                 result.bestDevAccuracy = position.bestAccuracy;
@@ -238,17 +256,19 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
             losses.total.backward();
             torch::nn::utils::clip_grad_norm_(parameters, o.clipNorm);
             optimizer.step();
-            lossSum += losses.crossEntropy;
-            auxSum += losses.aux;
-            zSum += losses.z;
-            ++done;
+            sums.loss += losses.crossEntropy;
+            sums.aux += losses.aux;
+            sums.z += losses.z;
+            ++sums.batches;
             if (progress) {
                 char detail[96];
-                std::snprintf(detail, sizeof detail, "loss %.4f  aux %.3f  lr %.2e", lossSum / done, auxSum / done, rate);
+                std::snprintf(detail, sizeof detail, "loss %.4f  aux %.3f  lr %.2e", sums.loss / sums.batches,
+                              sums.aux / sums.batches, rate);
                 progress({"epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), b + 1, batchesPerEpoch, detail});
             }
         }
-        EpochMetrics m = finishEpoch(run, epoch, lossSum, auxSum, zSum, done, secondsSince(epochStart));
+        sums.seconds = earlierSeconds + secondsSince(epochStart);
+        EpochMetrics m = finishEpoch(run, epoch, sums);
         if (m.devAccuracy > position.bestAccuracy || run.dev.examples.empty()) {
             m.best = true;
             position.bestAccuracy = m.devAccuracy;
@@ -256,7 +276,8 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
             run.saveBest(run);
         }
         result.epochs.push_back(m);
-        saveState(run, optimizer, {epoch + 1, 0, position.bestAccuracy, position.bestEpoch}, result.epochs);
+        saveState(run, optimizer, {epoch + 1, 0, position.bestAccuracy, position.bestEpoch, {}},
+                  result.epochs);
         if (onEpoch) onEpoch(m);
     }
     result.bestEpoch = position.bestEpoch;

@@ -160,6 +160,14 @@ CollectResult collectRouterLogits(const Model& model, const Dataset& data, const
         result.sequences += last - first;
         result.tokens += part.rows();
     }
+    // Shards numbered past these are left from an earlier collection of more sequences; training
+    // reads every shard in the folder, so they must go (another model's are refused, as above).
+    for (int index = result.shards; std::filesystem::exists(options.out / detail::shardName(index));
+         ++index) {
+        const auto stale = options.out / detail::shardName(index);
+        (void)detail::readShard(stale, m.info.moeBlocks, fingerprint);
+        std::filesystem::remove(stale);
+    }
     return result;
 }
 

@@ -69,6 +69,7 @@ int runTrain(const Arguments& arguments) {
         .option("--out", "DIR", "the model folder to write")
         .option("--tokenizer", "FILE", "an existing spiece.model instead of training one")
         .option("--vocab", "N", "SentencePiece pieces to train", std::to_string(a.vocabPieces))
+        .flag("--case-fold", "the trained tokenizer folds case (for lowercased data such as SST-2)")
         .option("--d-model", "N", "hidden size", std::to_string(a.dModel))
         .option("--layers", "N", "encoder blocks", std::to_string(a.numLayers))
         .option("--heads", "N", "attention heads", std::to_string(a.numHeads))
@@ -99,6 +100,7 @@ int runTrain(const Arguments& arguments) {
     options.labelNames = splitList(args->get("--label-names"));
     ArchitectureOptions& arch = options.architecture;
     arch.vocabPieces = args->integer("--vocab", 16, 1000000);
+    arch.caseFold = args->has("--case-fold");
     arch.dModel = args->integer("--d-model", 1, 8192);
     arch.numLayers = args->integer("--layers", 1, 64);
     arch.numHeads = args->integer("--heads", 1, 256);

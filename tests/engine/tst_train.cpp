@@ -22,6 +22,7 @@
 #include <QRegularExpression>
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -134,6 +135,7 @@ private Q_SLOTS:
     void trainingJsonRecordsTheRun();
     void cliTrainThenEval();
     void sentencePairs();
+    void caseFoldedTokenizer();
     void cancelAndResume_data();
     void cancelAndResume();
     void resumeRefusesAnotherRun();
@@ -197,6 +199,22 @@ void TrainTest::lossFalls() {
     }
     // onEpoch saw the same epochs, as they finished.
     QCOMPARE(losses(reported_), losses(main_.epochs));
+}
+
+// --case-fold: the trained tokenizer reads upper case as lower case (SST-2 is lowercased, so
+// without it "GREAT" is all <unk>), and training.json says so.
+void TrainTest::caseFoldedTokenizer() {
+    TrainOptions folded = tinyOptions(sst2Train_, sst2Dev_, path("case-folded"));
+    folded.architecture.caseFold = true;
+    folded.optimizer.epochs = 1;
+    trainClassifier(folded);
+    const Tokenizer foldedTokenizer(path("case-folded") / "spiece.model");
+    QCOMPARE(foldedTokenizer.encode("A GREAT Film", 64).ids, foldedTokenizer.encode("a great film", 64).ids);
+    const Tokenizer plain(path("main") / "spiece.model");
+    const std::vector<int64_t> shouted = plain.encode("GREAT", 64).ids;
+    QVERIFY(std::find(shouted.begin(), shouted.end(), int64_t(2)) != shouted.end()); // <unk>
+    QCOMPARE(readJson(path("case-folded") / "training.json")["recipe"].toObject()["tokenizer_case_fold"].toBool(), true);
+    QCOMPARE(readJson(path("main") / "training.json")["recipe"].toObject()["tokenizer_case_fold"].toBool(), false);
 }
 
 // The seed fixes everything: the same options give the same tokenizer, losses and weights.

@@ -24,6 +24,10 @@ struct ArchitectureOptions {
     int64_t sparseStep = 2;        ///< MoE at blocks 1, 3, ... (1: every block)
     int64_t expertCapacity = 64;
     int64_t vocabPieces = 8000;    ///< SentencePiece pieces when a tokenizer is trained
+    /// Train the tokenizer with case folding in its normalizer (SentencePiece's nmt_nfkc_cf), for
+    /// lowercased data such as SST-2: "Great" then reads like "great" instead of <unk>. The rule
+    /// lives in spiece.model, so Hugging Face's T5Tokenizer applies it too.
+    bool caseFold = false;
 };
 
 /// How to optimise. Defaults follow the recipe in docs/MODELS.md.

@@ -38,7 +38,7 @@ void validate(const TrainOptions& o) {
 
 // SentencePiece unigram with T5's special ids: pad 0, </s> 1, unk 2, no <s>.
 // One thread keeps the result the same from run to run.
-void trainTokenizer(const Dataset& data, int64_t pieces, const std::filesystem::path& outDir) {
+void trainTokenizer(const Dataset& data, int64_t pieces, bool caseFold, const std::filesystem::path& outDir) {
     const auto corpus = outDir / ".tokenizer-corpus.txt";
     {
         std::ofstream out(corpus, std::ios::binary);
@@ -51,7 +51,7 @@ void trainTokenizer(const Dataset& data, int64_t pieces, const std::filesystem::
                              " --vocab_size=" + std::to_string(pieces) +
                              " --model_type=unigram --character_coverage=1.0 --pad_id=0 --eos_id=1 --unk_id=2"
                              " --bos_id=-1 --pad_piece=<pad> --eos_piece=</s> --unk_piece=<unk> --num_threads=1"
-                             " --minloglevel=2";
+                             " --minloglevel=2 --normalization_rule_name=" + (caseFold ? "nmt_nfkc_cf" : "nmt_nfkc");
     const auto status = sentencepiece::SentencePieceTrainer::Train(args);
     std::filesystem::remove(corpus);
     std::filesystem::remove(outDir / "spiece.vocab");
@@ -96,7 +96,7 @@ TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback&
             std::filesystem::copy_file(*options.tokenizer, spiece, std::filesystem::copy_options::overwrite_existing);
     } else if (!(options.resume && std::filesystem::exists(spiece))) {
         if (progress) progress({"training the tokenizer", 0, 0, std::to_string(options.architecture.vocabPieces) + " pieces"});
-        trainTokenizer(train, options.architecture.vocabPieces, options.outDir);
+        trainTokenizer(train, options.architecture.vocabPieces, options.architecture.caseFold, options.outDir);
     }
     const Tokenizer tokenizer(spiece);
 
@@ -126,6 +126,7 @@ TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback&
     record["recipe"] = {{"d_model", a.dModel}, {"layers", a.numLayers}, {"heads", a.numHeads}, {"d_kv", a.dKv},
                         {"d_ff", a.dFf}, {"experts", a.numExperts}, {"sparse_step", a.sparseStep},
                         {"tokenizer_pieces", tokenizer.pieceCount()}, {"tokenizer_trained", !options.tokenizer},
+                        {"tokenizer_case_fold", a.caseFold},
                         {"max_length", options.maxLength}, {"epochs", p.epochs}, {"batch_size", p.batchSize},
                         {"learning_rate", p.learningRate}, {"weight_decay", p.weightDecay},
                         {"warmup_steps", p.warmupSteps}, {"clip_norm", p.clipNorm}, {"dropout", p.dropout},

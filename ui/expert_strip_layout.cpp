@@ -24,7 +24,8 @@ ExpertStripLayout::ExpertStripLayout(double width, int layers, int experts, cons
 }
 
 double ExpertStripLayout::stripHeight() const {
-    return m_rowsPerStrip * m_cellSize + (m_rowsPerStrip - 1) * m_metrics.rowGap;
+    return std::max(m_rowsPerStrip * m_cellSize + (m_rowsPerStrip - 1) * m_metrics.rowGap,
+                    m_metrics.minStripHeight);
 }
 
 double ExpertStripLayout::stripTop(int layer) const {

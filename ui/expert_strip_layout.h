@@ -17,7 +17,8 @@ struct ExpertStripMetrics {
     double maxCell = 48.0;    ///< wider cells would waste the window on a few experts
     double cellGap = 1.0;
     double rowGap = 2.0;
-    double stripGap = 12.0; ///< between layers
+    double stripGap = 12.0;      ///< between layers
+    double minStripHeight = 0.0; ///< at least this tall, e.g. to fit the layer's label
     double margin = 8.0;
 };
 

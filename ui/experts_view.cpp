@@ -42,7 +42,12 @@ ExpertStrips::ExpertStrips(const ExpertActivity& activity, QWidget* parent)
 }
 
 void ExpertStrips::relayout() {
-    m_layout = ExpertStripLayout(width(), static_cast<int>(m_activity.layers().size()), m_activity.experts());
+    // The label has two lines ("L0 · block 1" over "16/32 resident"): a strip of small cells is made
+    // tall enough for them instead of clipping them.
+    ExpertStripMetrics metrics;
+    metrics.minStripHeight = 2.0 * fontMetrics().lineSpacing() + 2.0;
+    m_layout = ExpertStripLayout(width(), static_cast<int>(m_activity.layers().size()), m_activity.experts(),
+                                 metrics);
     const int height = static_cast<int>(std::ceil(m_layout.contentHeight()));
     if (minimumHeight() != height) setMinimumHeight(height);
 }

@@ -33,9 +33,10 @@ HashTableView::HashTableView(QWidget* parent) : QWidget(parent) {
     m_followButton->setShortcut(QKeySequence(Qt::Key_F));
     connect(m_followButton, &QToolButton::clicked, this, &HashTableView::followLatest);
 
-    auto* legend = new QLabel(tr("Colour: the expert the hash table chose for the token (top-1). "
-                                 "× marks a miss: the shadow router chose another expert. Hover a cell for "
-                                 "the top-k and the router's choice."),
+    auto* legend = new QLabel(tr("Colour: the expert the hash table chose for the token (top-1); without "
+                                 "a hash table (Standard, On demand), the expert that ran. × marks a miss: "
+                                 "the shadow router chose another expert. Hover a cell for the top-k and "
+                                 "the router's choice."),
                               this);
     legend->setWordWrap(true);
     legend->setForegroundRole(QPalette::PlaceholderText);

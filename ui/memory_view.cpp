@@ -38,8 +38,9 @@ MemoryView::MemoryView(QWidget* parent) : QWidget(parent) {
     m_plot->xAxis->setLabel(tr("seconds since the pipeline started"));
     // The legend sits below the plot: inside it would cover the newest data.
     m_plot->legend->setVisible(true);
-    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    // The wrap first: setFillOrder rearranges the items already in the legend by it.
     m_plot->legend->setWrap(3);
+    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
     m_plot->plotLayout()->addElement(1, 0, m_plot->legend);
     m_plot->plotLayout()->setRowStretchFactor(1, 0.001);
 

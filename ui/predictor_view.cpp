@@ -180,15 +180,19 @@ void PredictorView::refresh() {
     if (m_stats.compared() > 0) {
         int topK = 1;
         for (const auto& layer : m_stats.layers()) topK = std::max(topK, layer.topK);
-        m_summary->setText(
-            tr("%1 token decisions compared: top-1 hit rate %2%, top-%3 %4%; %5 misses listed%6.")
-                .arg(m_stats.compared())
-                .arg(m_stats.top1Rate() * 100.0, 0, 'f', 1)
-                .arg(topK)
-                .arg(m_stats.topKRate() * 100.0, 0, 'f', 1)
-                .arg(m_misses->rowCount())
-                .arg(m_misses->dropped() > 0 ? tr(" (%1 older ones dropped)").arg(m_misses->dropped())
-                                             : QString()));
+        // With top-1 tables the top-k rate is the top-1 rate: say it once.
+        const QString rates = topK > 1 ? tr("top-1 hit rate %1%, top-%2 %3%")
+                                             .arg(m_stats.top1Rate() * 100.0, 0, 'f', 1)
+                                             .arg(topK)
+                                             .arg(m_stats.topKRate() * 100.0, 0, 'f', 1)
+                                       : tr("top-1 hit rate %1%").arg(m_stats.top1Rate() * 100.0, 0, 'f', 1);
+        m_summary->setText(tr("%1 token decisions compared: %2; %3 misses listed%4.")
+                               .arg(m_stats.compared())
+                               .arg(rates)
+                               .arg(m_misses->rowCount())
+                               .arg(m_misses->dropped() > 0
+                                        ? tr(" (%1 older ones dropped)").arg(m_misses->dropped())
+                                        : QString()));
     }
     rebuildHitRates();
     rebuildConfusion();

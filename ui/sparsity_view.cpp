@@ -63,7 +63,8 @@ SparsityView::SparsityView(EngineController* controller, QWidget* parent)
     m_idlePlot->yAxis->setLabel(tr("idle experts (%)"));
     m_idlePlot->yAxis->setRange(0, 100);
     m_idlePlot->legend->setVisible(true);
-    m_idlePlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignBottom);
+    // Top right: idle shares fall with length, so the curves end low on the right.
+    m_idlePlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignTop);
     m_usePlot = createLivePlot(this);
     m_usePlot->xAxis->setLabel(tr("sentence length (tokens)"));
     m_usePlot->yAxis->setLabel(tr("expert memory used (%)"));

@@ -29,7 +29,7 @@ apt_packages=(
   qt6-base-dev qt6-svg-dev libqt6svg6 libqcustomplot-dev
   libsentencepiece-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
-  dpkg-dev desktop-file-utils appstream
+  dpkg-dev desktop-file-utils appstream librsvg2-bin
   xvfb xauth fonts-dejavu-core
 )
 

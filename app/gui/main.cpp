@@ -62,7 +62,15 @@ int main(int argc, char** argv) {
                        "Settings)."),
         QStringLiteral("N"));
     parser.addOptions({model, screenshot, view, theme, size, measure, policy, budget, threads});
+    parser.addPositionalArgument(QStringLiteral("MODEL_DIR"), QStringLiteral("The same as --model."),
+                                 QStringLiteral("[MODEL_DIR]"));
     parser.process(app);
+
+    if (parser.positionalArguments().size() > 1 || (parser.isSet(model) && !parser.positionalArguments().isEmpty())) {
+        std::fprintf(stderr, "sida-studio: name one model folder (MODEL_DIR or --model)\n");
+        return 2;
+    }
+    const QString modelDir = parser.isSet(model) ? parser.value(model) : parser.positionalArguments().value(0);
 
     if (!sida::ui::MainWindow::viewNames().contains(parser.value(view))) {
         std::fprintf(stderr, "sida-studio: unknown view '%s' (use %s)\n", qPrintable(parser.value(view)),
@@ -93,7 +101,14 @@ int main(int argc, char** argv) {
             }
             settings.pipeline.expertBudgetFraction = percent / 100.0;
         }
-        if (parser.isSet(threads)) settings.threads = std::max(0, parser.value(threads).toInt());
+        if (parser.isSet(threads)) {
+            bool isNumber = false;
+            settings.threads = parser.value(threads).toInt(&isNumber);
+            if (!isNumber || settings.threads < 0) {
+                std::fprintf(stderr, "sida-studio: --threads must be a whole number of 0 or more\n");
+                return 2;
+            }
+        }
         window.applySettings(settings);
     }
     const sida::ui::Theme chosen =
@@ -108,18 +123,18 @@ int main(int argc, char** argv) {
         window.show();
         auto* run =
             new sida::studio::ScreenshotRun(&window, parser.value(screenshot), parser.value(view), &window);
-        run->start(parser.value(model));
+        run->start(modelDir);
         return QApplication::exec();
     }
     window.show();
     if (parser.isSet(measure)) {
         auto* run =
             new sida::studio::ResponsivenessRun(&window, std::max(1, parser.value(measure).toInt()), &window);
-        run->start(parser.value(model));
+        run->start(modelDir);
         return QApplication::exec();
     }
-    if (parser.isSet(model))
-        window.openModel(parser.value(model));
+    if (!modelDir.isEmpty())
+        window.openModel(modelDir);
     else
         window.openInitialModel();
     return QApplication::exec();

@@ -16,14 +16,20 @@ threads=${SIDA_THREADS:-$(nproc)}
 [ -x "$sida" ] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
 
 rm -rf "$out.partial"
-# The classifier: 4 blocks (MoE at 1 and 3, 32 experts each), d_model 256, trained with the
-# token-routing aid so that routes depend mostly on the token, as in pretrained Switch models.
+# The classifier: 4 blocks (MoE at 1 and 3, 32 experts each), d_model 256, a case-folding tokenizer,
+# trained with the token-routing aid so that routes depend mostly on the token, as in pretrained
+# Switch models. The learning-rate schedule spans three epochs; the epoch with the best dev accuracy
+# is what is saved (the second, in the run docs/MODELS.md reports).
 time "$sida" train --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" --out "$out.partial" \
-    --label-names negative,positive --token-routing 3 --epochs 3 --threads "$threads" --seed 42
+    --label-names negative,positive --token-routing 1 --case-fold --epochs 3 --threads "$threads" --seed 42
 rm -rf "$out.partial/training-state"
-# The predictor: the paper's architecture at width 128, distilled from the routers.
-time "$sida" train-predictor "$out.partial" --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
-    --hidden 128 --lr 1e-3 --epochs 4 --threads "$threads" --seed 42
+# The predictor: the paper's architecture at width 128, distilled from the routers on the first
+# 20,000 training sentences, which keeps the whole recipe under 45 minutes on 2 cores.
+subset=$(mktemp --suffix=.tsv)
+trap 'rm -f "$subset"' EXIT
+head -n 20001 "$glue/SST-2/train.tsv" > "$subset"
+time "$sida" train-predictor "$out.partial" --data "$subset" --dev "$glue/SST-2/dev.tsv" \
+    --hidden 128 --lr 1e-3 --epochs 6 --threads "$threads" --seed 42
 rm -rf "$out" && mv "$out.partial" "$out"
 
 "$sida" eval "$out" --data "$glue/SST-2/dev.tsv" --device cpu --threads "$threads"

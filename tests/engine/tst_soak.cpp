@@ -135,7 +135,9 @@ void SoakTest::manyRequestsUnderChurn() {
         for (size_t i = 0; i < size; ++i) job.push_back(randomRequest(rng, texts));
         jobs.push_back(pipeline.submit(std::move(job)));
         submitted += size;
-        if (rng() % 7 == 0) pipeline.cancelJob(jobs[rng() % jobs.size()]);
+        // Half the cancellations hit the newest job (still queued: some of it gets cancelled
+        // results), half a random one (usually finished: the cancel must change nothing).
+        if (rng() % 7 == 0) pipeline.cancelJob(rng() % 2 ? jobs.back() : jobs[rng() % jobs.size()]);
         if (rng() % 5 == 0) pipeline.setOptions(randomOptions(rng));
         // Keep a bounded backlog, like a client would.
         while (submitted - checker.delivered > 400) std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -168,8 +170,13 @@ void SoakTest::manyRequestsUnderChurn() {
     std::printf("soak: resident set (MiB, trimmed) at each tenth:");
     for (double mib : rssSeries) std::printf(" %.1f", mib);
     std::printf("\n");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // A sanitizer's allocator holds freed memory in quarantine and ignores malloc_trim: the
+    // memory bound is checked in the release build only.
+#else
     QVERIFY2(warmRss > 0, "the run is too short to have a warm-up (SIDA_SOAK_REQUESTS)");
     QVERIFY2(endRss < warmRss * 1.05, "resident memory grew by 5% or more after warm-up");
+#endif
 }
 
 QTEST_GUILESS_MAIN(SoakTest)

@@ -319,7 +319,7 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
         RequestResult& r = results[i];
         const bool ran = trace && std::find(item.runnable.begin(), item.runnable.end(), i) != item.runnable.end();
         if (cancelled[i]) {
-            r = RequestResult{r.requestId, r.jobId, r.tag};
+            r = RequestResult{.requestId = r.requestId, .jobId = r.jobId, .tag = r.tag};
             r.cancelled = true;
             r.classification.error = "cancelled";
         } else if (!item.errors[i].empty()) {

@@ -94,7 +94,7 @@ void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
         .option("--budget", "X", "expert memory: a fraction (0.5, 50%) or bytes (2GiB)", "100%")
         .option("--top-k", "K", "experts per token in the hash table", std::to_string(d.topK))
         .option("--eviction", "E", "fifo or lru", "lru")
-        .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup)")
+        .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup; standard keeps every expert)")
         .option("--queue", "N", "hash tables the hash thread may build ahead", std::to_string(d.hashQueueDepth))
         .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
         .option("--trace", "FILE", "write every batch's trace (hash table, residency, memory, timings) as JSON lines");

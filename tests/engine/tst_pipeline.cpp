@@ -84,6 +84,7 @@ private Q_SLOTS:
     void sidaExactEqualsStandardUnderTightBudget();
     void budgetIsNeverExceeded();
     void batchNeedingMoreThanTheBudgetCompletes();
+    void standardNeverEvicts();
     void sidaUsesAndReportsThePredictor();
     void invalidInputsGetErrorsInPlace();
     void inferenceFailureBecomesErrorResults();
@@ -175,6 +176,17 @@ void PipelineTest::batchNeedingMoreThanTheBudgetCompletes() {
     for (const auto& t : sink.traces)
         for (const LayerTrace& l : t->layers) onDemand += l.fetchedOnDemand;
     QVERIFY(onDemand > 0);
+}
+
+// Standard keeps every expert it has loaded, also when batches are told not to cache (the
+// reference the other policies are measured against must not pay for copies).
+void PipelineTest::standardNeverEvicts() {
+    Sink sink;
+    runAll(model_, {.policy = Policy::Standard, .batchSize = 1, .cacheAcrossBatches = false}, sentences(12), &sink);
+    std::lock_guard lock(sink.mutex);
+    QVERIFY(!sink.traces.empty());
+    for (const auto& t : sink.traces)
+        for (const LayerTrace& l : t->layers) QVERIFY(l.evicted.empty());
 }
 
 void PipelineTest::sidaUsesAndReportsThePredictor() {

@@ -47,7 +47,7 @@ struct PipelineOptions {
     int64_t expertBudgetBytes = 0;
     Eviction eviction = Eviction::Lru;
     /// false: before each batch, evict every expert the batch does not need (the paper's setup,
-    /// minimal memory); true: keep them cached under the budget.
+    /// minimal memory); true: keep them cached under the budget. Standard keeps every expert.
     bool cacheAcrossBatches = true;
     bool shadowRouter = true;        ///< sida: also run each router to record hits and misses
     bool scaleByRouter = false;      ///< sida: scale by the (shadow) router's probability instead

@@ -27,7 +27,8 @@ Need ServingHooks::need(ExpertKey key) const {
 
 void ServingHooks::prefetch() {
     const auto needOf = [this](ExpertKey k) { return need(k); };
-    if (!options_.cacheAcrossBatches) store_.evictUnneeded(needOf, log_);
+    // Standard is the everything-resident reference: it never evicts.
+    if (!options_.cacheAcrossBatches && options_.policy != Policy::Standard) store_.evictUnneeded(needOf, log_);
     if (!table_ || table_->empty()) return;
     for (int l = 0; l < store_.layers(); ++l) {
         for (int64_t e : table_->needed[static_cast<size_t>(l)]) {

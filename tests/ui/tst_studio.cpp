@@ -18,6 +18,12 @@
 #include "sida/model.h"
 
 #include <QItemSelectionModel>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMessageBox>
+#include <QProcess>
+#include <QStandardPaths>
 #include <QListWidget>
 #include <QSettings>
 #include <QSortFilterProxyModel>
@@ -109,6 +115,35 @@ private Q_SLOTS:
         QVERIFY2(message.contains(u"config.json"_s), qPrintable(message));
         // The model that was loaded is still served.
         QVERIFY(controller()->isServing());
+    }
+
+    // Every folder of the bad model corpus (tests/badmodels/make_bad_models.py): the app shows the
+    // engine's error, naming what is wrong, in its error dialog, and keeps serving the model it had.
+    void everyBadModelFolderIsRefused() {
+        const QString python = QStandardPaths::findExecutable(u"python3"_s);
+        if (python.isEmpty()) QSKIP("python3 is not on PATH; the bad model corpus cannot be made");
+        QTemporaryDir corpus;
+        QProcess maker;
+        maker.start(python, {QStringLiteral(SIDA_BAD_MODELS_SCRIPT), corpus.path()});
+        QVERIFY(maker.waitForFinished(120000) && maker.exitCode() == 0);
+        QFile manifest(corpus.filePath(u"manifest.json"_s));
+        QVERIFY(manifest.open(QIODevice::ReadOnly));
+        const QJsonArray models = QJsonDocument::fromJson(manifest.readAll()).object()[u"models"_s].toArray();
+        QVERIFY(models.size() >= 30);
+
+        openWindow(modelUnderTest(), standard());
+        QSignalSpy failed(controller(), &EngineController::loadFailed);
+        for (const QJsonValue& value : models) {
+            const QString folder = value[u"folder"_s].toString(), expected = value[u"error"_s].toString();
+            failed.clear();
+            m_window->openModel(corpus.filePath(folder));
+            QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, kTimeoutMs);
+            const auto* dialog = m_window->findChild<QMessageBox*>(u"loadError"_s);
+            QVERIFY2(dialog && dialog->informativeText().contains(expected),
+                     qPrintable(folder + u": "_s + (dialog ? dialog->informativeText() : u"no dialog"_s)));
+            delete dialog;
+            QVERIFY2(controller()->isServing(), qPrintable(folder));
+        }
     }
 
     void classifiesThreeSentences() {

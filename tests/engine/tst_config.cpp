@@ -399,6 +399,9 @@ void ConfigTest::labelErrors_data() {
     QTest::newRow("num_labels 0") << R"("num_labels": 0)"
                                   << "num_labels"
                                   << "positive";
+    QTest::newRow("num_labels in the billions") << R"("num_labels": 11844674461)"
+                                                << "num_labels"
+                                                << "more than the 65536 classes";
     QTest::newRow("num_labels not an integer") << R"("num_labels": "2")"
                                                << "num_labels"
                                                << "integer";

@@ -13,6 +13,8 @@ namespace {
 using detail::JsonFields;
 using nlohmann::json;
 
+constexpr int64_t kMaxLabels = 65536; ///< classes of a classification head
+
 // Hugging Face's attribute_map: alias -> canonical name. Both present and different is a
 // contradiction.
 int64_t aliased(const JsonFields& f, const std::string& name, const std::string& alias,
@@ -87,6 +89,11 @@ std::vector<std::string> parseLabels(const JsonFields& f) {
     }
     if (f.has("num_labels")) {
         const int64_t n = f.positive("num_labels", 2);
+        // Each class gets a name (LABEL_i) and a row of the head: a number from a hostile file
+        // (11,844,674,461 was found by fuzz_config) must not make billions of them.
+        if (n > kMaxLabels)
+            f.fail("num_labels", "is " + std::to_string(n) + ", more than the " + std::to_string(kMaxLabels) +
+                                     " classes SiDA supports");
         if (labels.empty()) {
             for (int64_t i = 0; i < n; ++i) labels.push_back("LABEL_" + std::to_string(i));
         } else if (n != static_cast<int64_t>(labels.size())) {

@@ -9,9 +9,7 @@
 
 namespace sida::cli {
 
-bool Args::has(const std::string& name) const {
-    return flags_.contains(name) || values_.contains(name);
-}
+bool Args::has(const std::string& name) const { return flags_.contains(name) || values_.contains(name); }
 
 std::string Args::get(const std::string& name) const {
     if (auto it = values_.find(name); it != values_.end()) return it->second;
@@ -57,7 +55,8 @@ ArgParser::ArgParser(std::string command, std::string synopsis, std::string desc
 
 ArgParser& ArgParser::option(std::string name, std::string valueName, std::string help,
                              std::string defaultValue) {
-    specs_.push_back({std::move(name), std::move(valueName), std::move(help), std::move(defaultValue), false});
+    specs_.push_back(
+        {std::move(name), std::move(valueName), std::move(help), std::move(defaultValue), false});
     return *this;
 }
 
@@ -109,13 +108,13 @@ std::optional<Args> ArgParser::parse(const std::vector<std::string>& arguments) 
         } else if (equals != std::string::npos) {
             args.values_[name] = arg.substr(equals + 1);
         } else {
-            if (i + 1 >= arguments.size()) throw UsageError(name + " needs a value (" + spec->valueName + ")");
+            if (i + 1 >= arguments.size())
+                throw UsageError(name + " needs a value (" + spec->valueName + ")");
             args.values_[name] = arguments[++i];
         }
     }
     const int count = static_cast<int>(args.positionals_.size());
-    if (count < minPositionals_)
-        throw UsageError("'sida " + command_ + "' needs " + positionalUsage_);
+    if (count < minPositionals_) throw UsageError("'sida " + command_ + "' needs " + positionalUsage_);
     if (maxPositionals_ >= 0 && count > maxPositionals_)
         throw UsageError("'sida " + command_ + "' got an unexpected argument '" +
                          args.positionals_[maxPositionals_] + "'");

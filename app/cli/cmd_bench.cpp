@@ -36,63 +36,85 @@ double mib(double bytes) { return bytes / 1048576.0; }
 nlohmann::json toJson(const BenchReport& report, const PipelineOptions& o) {
     nlohmann::json runs = nlohmann::json::array();
     for (const BenchRun& r : report.runs)
-        runs.push_back({{"policy", policyName(r.policy)}, {"samples", r.samples}, {"tokens", r.tokens},
-                        {"errors", r.errors}, {"seconds", r.seconds}, {"samples_per_second", r.samplesPerSecond},
-                        {"tokens_per_second", r.tokensPerSecond}, {"latency_p50_ms", r.latencyP50Ms},
-                        {"latency_p95_ms", r.latencyP95Ms}, {"latency_p99_ms", r.latencyP99Ms},
-                        {"batch_ms", r.batchMs}, {"peak_resident_expert_bytes", r.peakResidentExpertBytes},
+        runs.push_back({{"policy", policyName(r.policy)},
+                        {"samples", r.samples},
+                        {"tokens", r.tokens},
+                        {"errors", r.errors},
+                        {"seconds", r.seconds},
+                        {"samples_per_second", r.samplesPerSecond},
+                        {"tokens_per_second", r.tokensPerSecond},
+                        {"latency_p50_ms", r.latencyP50Ms},
+                        {"latency_p95_ms", r.latencyP95Ms},
+                        {"latency_p99_ms", r.latencyP99Ms},
+                        {"batch_ms", r.batchMs},
+                        {"peak_resident_expert_bytes", r.peakResidentExpertBytes},
                         {"mean_resident_expert_bytes", r.meanResidentExpertBytes},
-                        {"mean_used_expert_bytes", r.meanUsedExpertBytes}, {"budget_bytes", r.budgetBytes},
-                        {"all_expert_bytes", r.allExpertBytes}, {"bytes_copied", r.bytesCopied},
+                        {"mean_used_expert_bytes", r.meanUsedExpertBytes},
+                        {"budget_bytes", r.budgetBytes},
+                        {"all_expert_bytes", r.allExpertBytes},
+                        {"bytes_copied", r.bytesCopied},
                         {"hit_rate", r.hitRate < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.hitRate)},
                         {"wait_for_hash_fraction", r.waitForHashFraction},
                         {"accuracy", r.accuracy < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.accuracy)}});
-    return {{"model", report.model}, {"device", report.device}, {"cpu", report.cpu}, {"threads", report.threads},
-            {"batch", o.batchSize}, {"top_k", o.topK}, {"budget_fraction", o.expertBudgetFraction},
-            {"budget_bytes", o.expertBudgetBytes}, {"eviction", evictionName(o.eviction)},
-            {"cache_across_batches", o.cacheAcrossBatches}, {"runs", runs}};
+    return {{"model", report.model},
+            {"device", report.device},
+            {"cpu", report.cpu},
+            {"threads", report.threads},
+            {"batch", o.batchSize},
+            {"top_k", o.topK},
+            {"budget_fraction", o.expertBudgetFraction},
+            {"budget_bytes", o.expertBudgetBytes},
+            {"eviction", evictionName(o.eviction)},
+            {"cache_across_batches", o.cacheAcrossBatches},
+            {"runs", runs}};
 }
 
 void printTable(const BenchReport& report, const PipelineOptions& o) {
     std::printf("model %s\ndevice %s, CPU %s, %d threads; batch %d, top-k %d, eviction %s%s\n\n",
-                report.model.c_str(), report.device.c_str(), report.cpu.c_str(), report.threads, o.batchSize, o.topK,
-                evictionName(o.eviction).c_str(), o.cacheAcrossBatches ? "" : ", no caching across batches");
-    std::printf("%-11s %9s %9s %8s %8s %8s %13s %13s %10s %10s %8s %6s %8s %7s\n", "policy", "samples/s", "tokens/s",
-                "p50 ms", "p95 ms", "p99 ms", "resident MiB", "(peak MiB)", "used MiB", "copied MiB", "hit rate", "wait%",
-                "accuracy", "x first");
+                report.model.c_str(), report.device.c_str(), report.cpu.c_str(), report.threads, o.batchSize,
+                o.topK, evictionName(o.eviction).c_str(),
+                o.cacheAcrossBatches ? "" : ", no caching across batches");
+    std::printf("%-11s %9s %9s %8s %8s %8s %13s %13s %10s %10s %8s %6s %8s %7s\n", "policy", "samples/s",
+                "tokens/s", "p50 ms", "p95 ms", "p99 ms", "resident MiB", "(peak MiB)", "used MiB",
+                "copied MiB", "hit rate", "wait%", "accuracy", "x first");
     const double base = report.runs.front().samplesPerSecond;
     for (const BenchRun& r : report.runs) {
         char hit[16] = "-", accuracy[16] = "-";
         if (r.hitRate >= 0) std::snprintf(hit, sizeof hit, "%.4f", r.hitRate);
         if (r.accuracy >= 0) std::snprintf(accuracy, sizeof accuracy, "%.4f", r.accuracy);
         std::printf("%-11s %9.2f %9.1f %8.2f %8.2f %8.2f %13.2f %13.2f %10.2f %10.1f %8s %6.2f %8s %7.2f\n",
-                    policyName(r.policy).c_str(), r.samplesPerSecond, r.tokensPerSecond, r.latencyP50Ms, r.latencyP95Ms,
-                    r.latencyP99Ms, mib(r.meanResidentExpertBytes), mib(static_cast<double>(r.peakResidentExpertBytes)),
-                    mib(r.meanUsedExpertBytes), mib(static_cast<double>(r.bytesCopied)), hit, 100 * r.waitForHashFraction,
-                    accuracy, r.samplesPerSecond / base);
+                    policyName(r.policy).c_str(), r.samplesPerSecond, r.tokensPerSecond, r.latencyP50Ms,
+                    r.latencyP95Ms, r.latencyP99Ms, mib(r.meanResidentExpertBytes),
+                    mib(static_cast<double>(r.peakResidentExpertBytes)), mib(r.meanUsedExpertBytes),
+                    mib(static_cast<double>(r.bytesCopied)), hit, 100 * r.waitForHashFraction, accuracy,
+                    r.samplesPerSecond / base);
     }
     const BenchRun& first = report.runs.front();
-    std::printf("\nall experts: %.2f MiB; budget: %.2f MiB; resident = mean expert bytes in the pool per batch,\n"
-                "used = mean bytes of the experts a batch's tokens ran on (its working set)\n",
-                mib(static_cast<double>(first.allExpertBytes)), mib(static_cast<double>(first.budgetBytes)));
+    std::printf(
+        "\nall experts: %.2f MiB; budget: %.2f MiB; resident = mean expert bytes in the pool per batch,\n"
+        "used = mean bytes of the experts a batch's tokens ran on (its working set)\n",
+        mib(static_cast<double>(first.allExpertBytes)), mib(static_cast<double>(first.budgetBytes)));
 }
 
 std::filesystem::path syntheticDir(const std::string& name, const std::string& dtype) {
     const char* cache = std::getenv("XDG_CACHE_HOME");
-    const std::filesystem::path root = cache ? std::filesystem::path(cache) : std::filesystem::path(std::getenv("HOME")) / ".cache";
+    const std::filesystem::path root =
+        cache ? std::filesystem::path(cache) : std::filesystem::path(std::getenv("HOME")) / ".cache";
     return root / "sida-studio" / "synthetic" / (name + "-" + dtype);
 }
 
 } // namespace
 
 int runBench(const Arguments& arguments) {
-    ArgParser parser("bench", "(MODEL_DIR | --synthetic switch-base-N) --data FILE [--policy P | --compare P1,P2,...] [options]",
-                     "Benchmark the serving pipeline: throughput (samples/s, tokens/s), latency p50/p95/p99,\n"
-                     "resident expert bytes (peak and mean) against all experts' bytes, bytes copied, the\n"
-                     "predictor's hit rate, the time the inference thread waited for hash tables, and\n"
-                     "accuracy when the data has labels. --compare runs several policies on the same inputs\n"
-                     "in one process and prints ratios against the first. --synthetic builds random weights\n"
-                     "with the real google/switch-base-N shapes (no download; cached under ~/.cache).");
+    ArgParser parser(
+        "bench",
+        "(MODEL_DIR | --synthetic switch-base-N) --data FILE [--policy P | --compare P1,P2,...] [options]",
+        "Benchmark the serving pipeline: throughput (samples/s, tokens/s), latency p50/p95/p99,\n"
+        "resident expert bytes (peak and mean) against all experts' bytes, bytes copied, the\n"
+        "predictor's hit rate, the time the inference thread waited for hash tables, and\n"
+        "accuracy when the data has labels. --compare runs several policies on the same inputs\n"
+        "in one process and prints ratios against the first. --synthetic builds random weights\n"
+        "with the real google/switch-base-N shapes (no download; cached under ~/.cache).");
     parser.positionals("MODEL_DIR", "the model folder (default: the bundled demo model)", 0, 1)
         .option("--synthetic", "NAME", "switch-base-8, -16, -32, -64, -128 or -256 with random weights")
         .option("--data", "FILE", "inputs (TSV/CSV/TXT; labels give accuracy)")
@@ -105,7 +127,8 @@ int runBench(const Arguments& arguments) {
     addLoadOptions(parser);
     const auto args = parser.parse(arguments);
     if (!args) return 0;
-    if (!args->optional("--data")) throw UsageError("--data is required (e.g. ../shared/data/glue/SST-2/dev.tsv)");
+    if (!args->optional("--data"))
+        throw UsageError("--data is required (e.g. ../shared/data/glue/SST-2/dev.tsv)");
 
     const PipelineOptions o = servingOptionsFrom(*args);
     BenchOptions options;
@@ -128,11 +151,13 @@ int runBench(const Arguments& arguments) {
         const std::string prefix = "switch-base-";
         if (synthetic->rfind(prefix, 0) != 0) throw UsageError("--synthetic: use switch-base-N (N = 8..256)");
         const int experts = std::atoi(synthetic->substr(prefix.size()).c_str());
-        if (experts < 1 || experts > 4096) throw UsageError("--synthetic: '" + *synthetic + "' has no expert count");
+        if (experts < 1 || experts > 4096)
+            throw UsageError("--synthetic: '" + *synthetic + "' has no expert count");
         const auto bundled = defaultModelDir();
-        if (bundled.empty()) throw UsageError("--synthetic needs a tokenizer: the bundled demo model was not found");
-        dir = createSyntheticSwitch(experts, load.dtype, syntheticDir(*synthetic, load.dtype), bundled / "spiece.model",
-                                    7, bar.callback());
+        if (bundled.empty())
+            throw UsageError("--synthetic needs a tokenizer: the bundled demo model was not found");
+        dir = createSyntheticSwitch(experts, load.dtype, syntheticDir(*synthetic, load.dtype),
+                                    bundled / "spiece.model", 7, bar.callback());
         bar.finishLine();
     } else {
         const auto& p = args->positionals();
@@ -142,10 +167,13 @@ int runBench(const Arguments& arguments) {
     options.onTrace = traces.observer();
     const auto model = Model::load(dir, load, bar.callback());
     bar.finishLine();
-    const BenchReport report = sida::runBench(model, inputs, options, bar.callback(), installInterruptHandler());
+    const BenchReport report =
+        sida::runBench(model, inputs, options, bar.callback(), installInterruptHandler());
     bar.finishLine();
-    if (args->has("--json")) std::cout << toJson(report, o).dump(2) << "\n";
-    else printTable(report, o);
+    if (args->has("--json"))
+        std::cout << toJson(report, o).dump(2) << "\n";
+    else
+        printTable(report, o);
     return 0;
 }
 

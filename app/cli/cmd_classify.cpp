@@ -102,10 +102,12 @@ int runClassify(const Arguments& arguments) {
     const auto model = loadModel(resolveModelDir(modelDir), loadOptionsFrom(*args));
     std::vector<Classification> results(inputs.size());
     {
-        Pipeline pipeline(model, options, [&](const RequestResult& r) { results[std::stoul(r.tag)] = r.classification; },
-                          traces.observer());
+        Pipeline pipeline(
+            model, options, [&](const RequestResult& r) { results[std::stoul(r.tag)] = r.classification; },
+            traces.observer());
         std::vector<Request> requests;
-        for (size_t i = 0; i < inputs.size(); ++i) requests.push_back({inputs[i].text, inputs[i].pair, std::to_string(i)});
+        for (size_t i = 0; i < inputs.size(); ++i)
+            requests.push_back({inputs[i].text, inputs[i].pair, std::to_string(i)});
         pipeline.submit(std::move(requests));
         pipeline.waitIdle();
     }

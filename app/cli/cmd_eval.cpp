@@ -22,8 +22,11 @@ nlohmann::json toJson(const EvalReport& r) {
     j["confusion"] = r.confusion;
     j["layers"] = nlohmann::json::array();
     for (const LayerUsage& l : r.layers)
-        j["layers"].push_back({{"block", l.block}, {"tokens_per_expert", l.tokensPerExpert}, {"entropy", l.entropy},
-                               {"normalized_entropy", l.normalizedEntropy}, {"min_share", l.minShare}});
+        j["layers"].push_back({{"block", l.block},
+                               {"tokens_per_expert", l.tokensPerExpert},
+                               {"entropy", l.entropy},
+                               {"normalized_entropy", l.normalizedEntropy},
+                               {"min_share", l.minShare}});
     j["activation_by_length"] = nlohmann::json::array();
     for (const ActivationByLength& a : r.activation)
         j["activation_by_length"].push_back(
@@ -50,7 +53,8 @@ void printHistogram(const LayerUsage& layer) {
 }
 
 void printHuman(const EvalReport& r) {
-    std::printf("examples   %lld\naccuracy   %.4f\nmacro F1   %.4f\n\nconfusion (rows: true label, columns: predicted)\n",
+    std::printf("examples   %lld\naccuracy   %.4f\nmacro F1   %.4f\n\nconfusion (rows: true label, columns: "
+                "predicted)\n",
                 static_cast<long long>(r.n), r.accuracy, r.macroF1);
     std::printf("%16s", "");
     for (const auto& l : r.labels) std::printf(" %12.12s", l.c_str());
@@ -62,10 +66,11 @@ void printHuman(const EvalReport& r) {
     }
     std::printf("\nexpert usage (tokens routed to each expert)\n");
     for (const LayerUsage& layer : r.layers) printHistogram(layer);
-    std::printf("\nfraction of experts a sentence activates, by length (mean over MoE layers)\n  length sentences active\n");
+    std::printf("\nfraction of experts a sentence activates, by length (mean over MoE layers)\n  length "
+                "sentences active\n");
     for (const ActivationByLength& a : r.activation)
-        std::printf("  %6lld %9lld %6.3f\n", static_cast<long long>(a.length), static_cast<long long>(a.sentences),
-                    a.activeFraction);
+        std::printf("  %6lld %9lld %6.3f\n", static_cast<long long>(a.length),
+                    static_cast<long long>(a.sentences), a.activeFraction);
 }
 
 } // namespace

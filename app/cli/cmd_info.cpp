@@ -54,12 +54,12 @@ void printHuman(const ModelInfo& info) {
     for (const auto& l : info.labels) labels += (labels.empty() ? "" : ", ") + l;
     std::cout << "model        " << info.path.string() << "\n"
               << "architecture Switch Transformers encoder, " << c.num_layers << " blocks, d_model "
-              << c.d_model << ", " << c.num_heads << " heads x d_kv " << c.d_kv << ", d_ff " << c.d_ff
-              << ", " << c.dense_act_fn << "\n"
+              << c.d_model << ", " << c.num_heads << " heads x d_kv " << c.d_kv << ", d_ff " << c.d_ff << ", "
+              << c.dense_act_fn << "\n"
               << "MoE layers   blocks " << join(info.moeBlocks) << ": " << c.num_experts
               << " experts each, top-1, capacity " << c.expert_capacity << " per sequence\n"
-              << "parameters   " << millions(info.parameters) << " (experts " << millions(info.expertParameters)
-              << ")\n"
+              << "parameters   " << millions(info.parameters) << " (experts "
+              << millions(info.expertParameters) << ")\n"
               << "experts      " << humanBytes(info.expertBytes) << " each, "
               << humanBytes(info.totalExpertBytes) << " in all; other weights "
               << humanBytes(info.nonExpertBytes) << " (" << info.computeDType << ")\n"
@@ -77,7 +77,9 @@ int runInfo(const Arguments& arguments) {
     ArgParser parser("info", "[MODEL_DIR] [options]",
                      "Describe a Switch Transformers model folder: architecture, parameters, expert\n"
                      "count and bytes, stored dtypes. Without MODEL_DIR, the bundled demo model.");
-    parser.positionals("MODEL_DIR", "a Hugging Face model folder (config.json, model.safetensors, spiece.model)", 0, 1)
+    parser
+        .positionals("MODEL_DIR",
+                     "a Hugging Face model folder (config.json, model.safetensors, spiece.model)", 0, 1)
         .flag("--json", "print one JSON object instead of text");
     addLoadOptions(parser);
     const auto args = parser.parse(arguments);
@@ -85,8 +87,10 @@ int runInfo(const Arguments& arguments) {
     const auto& positional = args->positionals();
     const auto dir = resolveModelDir(positional.empty() ? std::nullopt : std::optional(positional[0]));
     const auto model = loadModel(dir, loadOptionsFrom(*args));
-    if (args->has("--json")) std::cout << toJson(model->info()).dump(2) << "\n";
-    else printHuman(model->info());
+    if (args->has("--json"))
+        std::cout << toJson(model->info()).dump(2) << "\n";
+    else
+        printHuman(model->info());
     return 0;
 }
 

@@ -19,18 +19,26 @@ std::optional<std::string> modelArgument(const Args& args) {
 }
 
 nlohmann::json toJson(const PredictorReport& r) {
-    nlohmann::json j = {{"sequences", r.sequences}, {"tokens", r.tokens}, {"top_k", r.topK},
-                        {"top1_hit_rate", r.top1HitRate}, {"topk_hit_rate", r.topKHitRate},
+    nlohmann::json j = {{"sequences", r.sequences},
+                        {"tokens", r.tokens},
+                        {"top_k", r.topK},
+                        {"top1_hit_rate", r.top1HitRate},
+                        {"topk_hit_rate", r.topKHitRate},
                         {"majority_baseline", r.majorityBaseline},
                         {"predictor_ms_per_sequence", r.predictorMsPerSequence},
-                        {"model_ms_per_sequence", r.modelMsPerSequence}, {"layers", nlohmann::json::array()}};
+                        {"model_ms_per_sequence", r.modelMsPerSequence},
+                        {"layers", nlohmann::json::array()}};
     for (const PredictorLayerReport& l : r.layers) {
         nlohmann::json misses = nlohmann::json::array();
         for (const PredictorMiss& m : l.misses)
             misses.push_back({{"predicted", m.predicted}, {"actual", m.actual}, {"count", m.count}});
-        j["layers"].push_back({{"block", l.block}, {"top1_hit_rate", l.top1HitRate}, {"topk_hit_rate", l.topKHitRate},
-                               {"set_recall", l.setRecall}, {"predicted_set_size", l.predictedSetSize},
-                               {"router_set_size", l.routerSetSize}, {"frequent_misses", misses},
+        j["layers"].push_back({{"block", l.block},
+                               {"top1_hit_rate", l.top1HitRate},
+                               {"topk_hit_rate", l.topKHitRate},
+                               {"set_recall", l.setRecall},
+                               {"predicted_set_size", l.predictedSetSize},
+                               {"router_set_size", l.routerSetSize},
+                               {"frequent_misses", misses},
                                {"confusion", l.confusion}});
     }
     return j;
@@ -46,10 +54,12 @@ void printHuman(const PredictorReport& r) {
     std::printf("     mean  %6.4f  %6.4f   (always guessing the most used expert: %.4f)\n\n", r.top1HitRate,
                 r.topKHitRate, r.majorityBaseline);
     for (const PredictorLayerReport& l : r.layers) {
-        std::printf("most frequent misses in block %lld (predicted -> router):", static_cast<long long>(l.block));
+        std::printf("most frequent misses in block %lld (predicted -> router):",
+                    static_cast<long long>(l.block));
         for (size_t i = 0; i < l.misses.size() && i < 5; ++i)
             std::printf("  %lld->%lld x%lld", static_cast<long long>(l.misses[i].predicted),
-                        static_cast<long long>(l.misses[i].actual), static_cast<long long>(l.misses[i].count));
+                        static_cast<long long>(l.misses[i].actual),
+                        static_cast<long long>(l.misses[i].count));
         std::printf("\n");
     }
     std::printf("\ncost per sequence at batch 1: predictor %.3f ms, model forward %.3f ms (%.1f%%)\n",
@@ -76,7 +86,8 @@ int runCollect(const Arguments& arguments) {
     addLoadOptions(parser);
     const auto args = parser.parse(arguments);
     if (!args) return 0;
-    if (!args->optional("--data") || !args->optional("--out")) throw UsageError("--data and --out are required");
+    if (!args->optional("--data") || !args->optional("--out"))
+        throw UsageError("--data and --out are required");
     DatasetOptions dataOptions = dataOptionsFrom(*args);
     dataOptions.requireLabels = false;
     CollectOptions options;
@@ -90,11 +101,12 @@ int runCollect(const Arguments& arguments) {
     reportProblems(data.problems, args->get("--data"));
     const auto model = loadModel(resolveModelDir(modelArgument(*args)), load);
     ProgressBar bar("sequences");
-    const CollectResult r = collectRouterLogits(*model, data, options, bar.callback(), installInterruptHandler());
+    const CollectResult r =
+        collectRouterLogits(*model, data, options, bar.callback(), installInterruptHandler());
     bar.finishLine();
     std::printf("%lld sequences, %lld tokens in %d shard(s) (%d reused) in %s; %s\n",
-                static_cast<long long>(r.sequences), static_cast<long long>(r.tokens), r.shards, r.shardsReused,
-                options.out.string().c_str(),
+                static_cast<long long>(r.sequences), static_cast<long long>(r.tokens), r.shards,
+                r.shardsReused, options.out.string().c_str(),
                 r.fullLogits ? "all router logits kept" : "top-T router logits kept (E > T)");
     return 0;
 }
@@ -118,7 +130,8 @@ int runTrainPredictor(const Arguments& arguments) {
         .option("--lr", "X", "Adam learning rate", "5e-05")
         .option("--lambda", "X", "weight of the cross-entropy term", "0.005")
         .option("--top-t", "T", "distil over the teacher's top-T experts", std::to_string(d.topT))
-        .option("--patience", "N", "epochs without dev improvement before stopping", std::to_string(d.patience))
+        .option("--patience", "N", "epochs without dev improvement before stopping",
+                std::to_string(d.patience))
         .option("--max-length", "N", "truncate inputs to N tokens", std::to_string(d.maxLength))
         .option("--seed", "N", "random seed", "42")
         .option("--threads", "N", "CPU threads, 0 = one per core", "0")
@@ -152,11 +165,12 @@ int runTrainPredictor(const Arguments& arguments) {
     ProgressBar bar("steps");
     const auto onEpoch = [&](const PredictorEpoch& e) {
         bar.finishLine();
-        std::printf("epoch %d  loss %.5f  dev top-1 %.4f  top-3 %.4f  (%.0fs)%s\n", e.epoch, e.loss, e.devTop1,
-                    e.devTop3, e.seconds, e.best ? "  best, saved" : "");
+        std::printf("epoch %d  loss %.5f  dev top-1 %.4f  top-3 %.4f  (%.0fs)%s\n", e.epoch, e.loss,
+                    e.devTop1, e.devTop3, e.seconds, e.best ? "  best, saved" : "");
         std::fflush(stdout);
     };
-    const PredictorTrainResult r = trainPredictor(options, onEpoch, bar.callback(), installInterruptHandler());
+    const PredictorTrainResult r =
+        trainPredictor(options, onEpoch, bar.callback(), installInterruptHandler());
     bar.finishLine();
     std::printf("%s: best dev top-1 %.4f (epoch %d) in %.0fs; predictor in %s\n",
                 r.interrupted ? "interrupted" : "done", r.bestDevTop1, r.bestEpoch, r.seconds,
@@ -187,11 +201,14 @@ int runEvalPredictor(const Arguments& arguments) {
     const Dataset data = readDataset(args->get("--data"), dataOptions);
     const auto model = loadModel(resolveModelDir(modelArgument(*args)), loadOptionsFrom(*args));
     ProgressBar bar("sequences");
-    const PredictorReport r = evaluatePredictor(*model, data, static_cast<int>(args->integer("--top-k", 1, 65536)),
-                                                bar.callback(), installInterruptHandler());
+    const PredictorReport r =
+        evaluatePredictor(*model, data, static_cast<int>(args->integer("--top-k", 1, 65536)), bar.callback(),
+                          installInterruptHandler());
     bar.finishLine();
-    if (args->has("--json")) std::cout << toJson(r).dump(2) << "\n";
-    else printHuman(r);
+    if (args->has("--json"))
+        std::cout << toJson(r).dump(2) << "\n";
+    else
+        printHuman(r);
     return 0;
 }
 

@@ -13,7 +13,8 @@ namespace {
 
 std::string minutes(double seconds) {
     char text[32];
-    std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
+    std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60,
+                  static_cast<int>(seconds) % 60);
     return text;
 }
 
@@ -59,11 +60,12 @@ int runTrain(const Arguments& arguments) {
     const TrainOptions d;
     const ArchitectureOptions& a = d.architecture;
     const OptimizerOptions& o = d.optimizer;
-    ArgParser parser("train", "--data TRAIN --out DIR [--dev DEV] [options]",
-                     "Train a Switch Transformers encoder classifier from scratch on a labeled TSV/CSV\n"
-                     "(and a SentencePiece tokenizer, unless --tokenizer is given). Writes a Hugging Face\n"
-                     "model folder: config.json, model.safetensors, spiece.model, training.json. Keeps the\n"
-                     "epoch with the best dev accuracy. Ctrl-C saves the training state; --resume continues.");
+    ArgParser parser(
+        "train", "--data TRAIN --out DIR [--dev DEV] [options]",
+        "Train a Switch Transformers encoder classifier from scratch on a labeled TSV/CSV\n"
+        "(and a SentencePiece tokenizer, unless --tokenizer is given). Writes a Hugging Face\n"
+        "model folder: config.json, model.safetensors, spiece.model, training.json. Keeps the\n"
+        "epoch with the best dev accuracy. Ctrl-C saves the training state; --resume continues.");
     parser.option("--data", "TRAIN", "training data (TSV, CSV; GLUE layouts are detected)")
         .option("--dev", "DEV", "dev data, evaluated after every epoch")
         .option("--out", "DIR", "the model folder to write")
@@ -76,20 +78,23 @@ int runTrain(const Arguments& arguments) {
         .option("--d-kv", "N", "size of each head", std::to_string(a.dKv))
         .option("--d-ff", "N", "feed-forward size (dense blocks and experts)", std::to_string(a.dFf))
         .option("--experts", "N", "experts per MoE layer", std::to_string(a.numExperts))
-        .option("--sparse-step", "N", "MoE at blocks 1, 1+N, ... (1: every block; 0: none)", std::to_string(a.sparseStep))
+        .option("--sparse-step", "N", "MoE at blocks 1, 1+N, ... (1: every block; 0: none)",
+                std::to_string(a.sparseStep))
         .option("--capacity", "N", "expert capacity per sequence", std::to_string(a.expertCapacity))
         .option("--jitter", "X", "router jitter noise", std::to_string(o.routerJitter))
         .option("--aux-weight", "X", "load-balancing loss weight", std::to_string(o.loadBalanceWeight))
         .option("--z-weight", "X", "router z-loss weight", std::to_string(o.zLossWeight))
         .option("--token-routing", "X",
-                "weight of the token-routing aid (makes routes easier to predict; 0: off)", std::to_string(o.tokenRoutingWeight))
+                "weight of the token-routing aid (makes routes easier to predict; 0: off)",
+                std::to_string(o.tokenRoutingWeight))
         .option("--storage", "T", "dtype of model.safetensors: bfloat16 or float32", d.storageDType)
         .flag("--resume", "continue the run saved in --out");
     addOptimizerOptions(parser, o);
     addDataOptions(parser);
     const auto args = parser.parse(arguments);
     if (!args) return 0;
-    if (!args->optional("--data") || !args->optional("--out")) throw UsageError("--data and --out are required");
+    if (!args->optional("--data") || !args->optional("--out"))
+        throw UsageError("--data and --out are required");
 
     TrainOptions options;
     options.trainData = args->get("--data");
@@ -135,8 +140,9 @@ int runTrain(const Arguments& arguments) {
                   << "; run the same command with --resume to continue\n";
         return 130;
     }
-    std::printf("done in %s: best dev accuracy %.4f (epoch %d), model in %s\n", minutes(result.seconds).c_str(),
-                result.bestDevAccuracy, result.bestEpoch, options.outDir.string().c_str());
+    std::printf("done in %s: best dev accuracy %.4f (epoch %d), model in %s\n",
+                minutes(result.seconds).c_str(), result.bestDevAccuracy, result.bestEpoch,
+                options.outDir.string().c_str());
     return 0;
 }
 
@@ -145,11 +151,14 @@ int runFinetune(const Arguments& arguments) {
     OptimizerOptions o = d.optimizer;
     o.learningRate = 1e-4;
     o.warmupSteps = 100;
-    ArgParser parser("finetune", "MODEL_DIR --data TRAIN --out DIR [--dev DEV] [options]",
-                     "Fine-tune an existing Switch Transformers checkpoint (for example a google/switch-base-8\n"
-                     "you converted to safetensors) for classification: a fresh head for the labels found in\n"
-                     "the data, then the whole model (or only the head) trained. Runs on CUDA when present.");
-    parser.positionals("MODEL_DIR", "the checkpoint folder (config.json, model.safetensors, spiece.model)", 1, 1)
+    ArgParser parser(
+        "finetune", "MODEL_DIR --data TRAIN --out DIR [--dev DEV] [options]",
+        "Fine-tune an existing Switch Transformers checkpoint (for example a google/switch-base-8\n"
+        "you converted to safetensors) for classification: a fresh head for the labels found in\n"
+        "the data, then the whole model (or only the head) trained. Runs on CUDA when present.");
+    parser
+        .positionals("MODEL_DIR", "the checkpoint folder (config.json, model.safetensors, spiece.model)", 1,
+                     1)
         .option("--data", "TRAIN", "training data")
         .option("--dev", "DEV", "dev data, evaluated after every epoch")
         .option("--out", "DIR", "the model folder to write")
@@ -159,7 +168,8 @@ int runFinetune(const Arguments& arguments) {
     addDataOptions(parser);
     const auto args = parser.parse(arguments);
     if (!args) return 0;
-    if (!args->optional("--data") || !args->optional("--out")) throw UsageError("--data and --out are required");
+    if (!args->optional("--data") || !args->optional("--out"))
+        throw UsageError("--data and --out are required");
 
     FinetuneOptions options;
     options.modelDir = args->positionals().front();

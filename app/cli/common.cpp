@@ -38,7 +38,9 @@ std::filesystem::path resolveModelDir(const std::optional<std::string>& named) {
 }
 
 void addDataOptions(ArgParser& parser) {
-    parser.option("--text-column", "C", "column of the text (header name or 0-based index); detected if omitted")
+    parser
+        .option("--text-column", "C",
+                "column of the text (header name or 0-based index); detected if omitted")
         .option("--pair-column", "C", "column of the second sentence of a pair")
         .option("--label-column", "C", "column of the label")
         .flag("--strict", "stop at the first malformed row instead of reporting and skipping it");
@@ -78,7 +80,8 @@ void parseBudget(const std::string& text, PipelineOptions& o) {
         return;
     }
     static const std::vector<std::pair<std::string, double>> units{
-        {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+        {"", 1},     {"B", 1},        {"KB", 1e3},        {"MB", 1e6},
+        {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
     for (const auto& [name, scale] : units)
         if (unit == name) {
             o.expertBudgetBytes = static_cast<int64_t>(value * scale);
@@ -94,10 +97,13 @@ void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
         .option("--budget", "X", "expert memory: a fraction (0.5, 50%) or bytes (2GiB)", "100%")
         .option("--top-k", "K", "experts per token in the hash table", std::to_string(d.topK))
         .option("--eviction", "E", "fifo or lru", "lru")
-        .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup; standard keeps every expert)")
-        .option("--queue", "N", "hash tables the hash thread may build ahead", std::to_string(d.hashQueueDepth))
+        .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup; "
+                            "standard keeps every expert)")
+        .option("--queue", "N", "hash tables the hash thread may build ahead",
+                std::to_string(d.hashQueueDepth))
         .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
-        .option("--trace", "FILE", "write every batch's trace (hash table, residency, memory, timings) as JSON lines");
+        .option("--trace", "FILE",
+                "write every batch's trace (hash table, residency, memory, timings) as JSON lines");
 }
 
 PipelineOptions servingOptionsFrom(const Args& args) {
@@ -145,7 +151,8 @@ std::vector<std::string> splitList(const std::string& text) {
     size_t start = 0;
     while (start <= text.size()) {
         const size_t comma = text.find(',', start);
-        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        const std::string item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (!item.empty()) items.push_back(item);
         if (comma == std::string::npos) break;
         start = comma + 1;

@@ -24,7 +24,8 @@ const std::vector<Command>& commands() {
         {"train", "train a Switch classifier (and tokenizer) from scratch", sida::cli::runTrain},
         {"finetune", "fine-tune an existing Switch checkpoint for classification", sida::cli::runFinetune},
         {"collect", "store a model's router logits over a data set", sida::cli::runCollect},
-        {"train-predictor", "train the SiDA predictor by truncated distillation", sida::cli::runTrainPredictor},
+        {"train-predictor", "train the SiDA predictor by truncated distillation",
+         sida::cli::runTrainPredictor},
         {"eval-predictor", "hit rates of the predictor against the routers", sida::cli::runEvalPredictor},
         {"bench", "throughput, latency and expert memory of the serving policies", sida::cli::runBench},
     };
@@ -35,7 +36,8 @@ void printUsage(std::ostream& out) {
     out << "usage: sida [--version] [--help] COMMAND [ARGS]\n\n"
            "SiDA Studio's command line: run Switch Transformers MoE classifiers the SiDA way.\n\n"
            "commands:\n";
-    for (const Command& c : commands()) out << "  " << c.name << std::string(18 - std::string(c.name).size(), ' ') << c.summary << "\n";
+    for (const Command& c : commands())
+        out << "  " << c.name << std::string(18 - std::string(c.name).size(), ' ') << c.summary << "\n";
     out << "\nRun 'sida COMMAND --help' for a command's options. Without a model folder, commands use\n"
            "the bundled demo model.\n";
 }

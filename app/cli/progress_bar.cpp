@@ -12,8 +12,10 @@ namespace {
 std::string clock(double seconds) {
     const auto total = static_cast<long>(seconds + 0.5);
     char text[32];
-    if (total >= 3600) std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", total / 3600, total / 60 % 60, total % 60);
-    else std::snprintf(text, sizeof text, "%02ld:%02ld", total / 60, total % 60);
+    if (total >= 3600)
+        std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", total / 3600, total / 60 % 60, total % 60);
+    else
+        std::snprintf(text, sizeof text, "%02ld:%02ld", total / 60, total % 60);
     return text;
 }
 
@@ -50,9 +52,9 @@ void ProgressBar::update(const Progress& p) {
         const double rate = elapsed > 0 ? static_cast<double>(p.done) / elapsed : 0.0;
         const double eta = rate > 0 ? static_cast<double>(p.total - p.done) / rate : 0.0;
         std::snprintf(line, sizeof line, "%s [%s%s] %3.0f%% %lld/%lld %.1f %s/s ETA %s %s", p.stage.c_str(),
-                      std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), fraction * 100,
-                      static_cast<long long>(p.done), static_cast<long long>(p.total), rate, unit_.c_str(),
-                      clock(eta).c_str(), p.detail.c_str());
+                      std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                      fraction * 100, static_cast<long long>(p.done), static_cast<long long>(p.total), rate,
+                      unit_.c_str(), clock(eta).c_str(), p.detail.c_str());
     } else {
         std::snprintf(line, sizeof line, "%s %s", p.stage.c_str(), p.detail.c_str());
     }

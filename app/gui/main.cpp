@@ -66,11 +66,13 @@ int main(int argc, char** argv) {
                                  QStringLiteral("[MODEL_DIR]"));
     parser.process(app);
 
-    if (parser.positionalArguments().size() > 1 || (parser.isSet(model) && !parser.positionalArguments().isEmpty())) {
+    if (parser.positionalArguments().size() > 1 ||
+        (parser.isSet(model) && !parser.positionalArguments().isEmpty())) {
         std::fprintf(stderr, "sida-studio: name one model folder (MODEL_DIR or --model)\n");
         return 2;
     }
-    const QString modelDir = parser.isSet(model) ? parser.value(model) : parser.positionalArguments().value(0);
+    const QString modelDir =
+        parser.isSet(model) ? parser.value(model) : parser.positionalArguments().value(0);
 
     if (!sida::ui::MainWindow::viewNames().contains(parser.value(view))) {
         std::fprintf(stderr, "sida-studio: unknown view '%s' (use %s)\n", qPrintable(parser.value(view)),

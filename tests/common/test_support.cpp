@@ -70,13 +70,15 @@ std::filesystem::path copyModel(const std::filesystem::path& source, const QTemp
     const auto target = std::filesystem::path(dir.path().toStdString()) / name;
     std::filesystem::create_directories(target);
     for (const auto& entry : std::filesystem::directory_iterator(source))
-        std::filesystem::copy_file(std::filesystem::canonical(entry.path()), target / entry.path().filename());
+        std::filesystem::copy_file(std::filesystem::canonical(entry.path()),
+                                   target / entry.path().filename());
     return target;
 }
 
 std::vector<std::string> syntheticSentences(size_t count, uint64_t seed) {
-    static const char* words[] = {"the", "film", "is", "a", "great", "dull", "story", "with", "moving", "acting",
-                                  "never", "funny", "and", "boring", "plot", "of", "charm", "bad", "good", "music"};
+    static const char* words[] = {"the",  "film",   "is",     "a",     "great", "dull", "story",
+                                  "with", "moving", "acting", "never", "funny", "and",  "boring",
+                                  "plot", "of",     "charm",  "bad",   "good",  "music"};
     std::mt19937_64 rng(seed);
     std::vector<std::string> out;
     for (size_t i = 0; i < count; ++i) {

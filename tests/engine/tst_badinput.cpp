@@ -499,7 +499,8 @@ void BadInputTest::malformedPredictorJson_data() {
     // Copying these values recursed once per level and overflowed the stack.
     const QString deep = QString(1'000'000, '[') + QString(1'000'000, ']');
     QTest::newRow("recipe nested a million deep") << "recipe" << deep;
-    QTest::newRow("metrics nested a million deep") << "metrics" << "{\"a\": " + deep + "}";
+    QTest::newRow("metrics nested a million deep") << "metrics"
+                                                   << "{\"a\": " + deep + "}";
     QTest::newRow("recipe nested 65 deep") << "recipe" << QString(65, '[') + QString(65, ']');
 }
 

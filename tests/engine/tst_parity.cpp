@@ -27,7 +27,8 @@ Case readCase(const SafetensorsFile& reference, const std::string& name) {
     for (int64_t b = 0; b < batch; ++b) {
         std::vector<int64_t> sequence;
         for (int64_t s = 0; s < length; ++s)
-            if (mask.values[b * length + s] > 0) sequence.push_back(static_cast<int64_t>(ids.values[b * length + s]));
+            if (mask.values[b * length + s] > 0)
+                sequence.push_back(static_cast<int64_t>(ids.values[b * length + s]));
         c.sequences.push_back(sequence);
     }
     return c;
@@ -83,8 +84,10 @@ void ParityTest::float32() {
     QVERIFY(!blocks.empty());
     for (size_t b = 0; b < dumps.size(); ++b) {
         const EncoderDump& dump = dumps[b];
-        QVERIFY2(maxAbsDiff(dump.hidden, hidden.values, b * length * d) <= 1e-5,
-                 qPrintable(QString("hidden differs by %1").arg(maxAbsDiff(dump.hidden, hidden.values, b * length * d))));
+        QVERIFY2(
+            maxAbsDiff(dump.hidden, hidden.values, b * length * d) <= 1e-5,
+            qPrintable(
+                QString("hidden differs by %1").arg(maxAbsDiff(dump.hidden, hidden.values, b * length * d))));
         for (size_t layer = 0; layer < blocks.size(); ++layer) {
             const std::string block = std::to_string(blocks[layer]);
             const auto logits = test::readReference(reference, c + ".fp32.router_logits." + block);
@@ -98,7 +101,8 @@ void ParityTest::float32() {
             }
         }
         QCOMPARE(dump.probabilities.size(), size_t(2));
-        for (size_t k = 0; k < 2; ++k) QVERIFY(std::abs(dump.probabilities[k] - probabilities.values[b * 2 + k]) <= 1e-5);
+        for (size_t k = 0; k < 2; ++k)
+            QVERIFY(std::abs(dump.probabilities[k] - probabilities.values[b * 2 + k]) <= 1e-5);
     }
 }
 
@@ -125,16 +129,20 @@ void ParityTest::bfloat16Compute() {
             for (size_t i = 0; i < dumps[b].hidden.size(); ++i)
                 sum += std::abs(dumps[b].hidden[i] - hidden.values[b * length * d + i]);
             const double worst = maxAbsDiff(dumps[b].hidden, hidden.values, b * length * d);
-            QVERIFY2(worst <= largest / 64, qPrintable(QString("%1: max diff %2, largest %3").arg(c).arg(worst).arg(largest)));
+            QVERIFY2(worst <= largest / 64,
+                     qPrintable(QString("%1: max diff %2, largest %3").arg(c).arg(worst).arg(largest)));
             QVERIFY(sum / static_cast<double>(dumps[b].hidden.size()) <= 0.005 * rms);
             for (size_t layer = 0; layer < loaded->info().moeBlocks.size(); ++layer) {
-                const auto experts = test::readReference(
-                    reference, std::string(c) + ".bf16.experts." + std::to_string(loaded->info().moeBlocks[layer]));
+                const auto experts =
+                    test::readReference(reference, std::string(c) + ".bf16.experts." +
+                                                       std::to_string(loaded->info().moeBlocks[layer]));
                 for (size_t t = 0; t < dumps[b].ids.size(); ++t, ++total)
-                    agree += dumps[b].experts[layer][t] == static_cast<int64_t>(experts.values[b * length + t]);
+                    agree +=
+                        dumps[b].experts[layer][t] == static_cast<int64_t>(experts.values[b * length + t]);
             }
         }
-        QVERIFY2(agree >= 0.95 * total, qPrintable(QString("%1: %2 of %3 router choices agree").arg(c).arg(agree).arg(total)));
+        QVERIFY2(agree >= 0.95 * total,
+                 qPrintable(QString("%1: %2 of %3 router choices agree").arg(c).arg(agree).arg(total)));
     }
 }
 
@@ -162,7 +170,7 @@ void ParityTest::noDropKeepsEveryToken() {
     const auto a = capped->inspect(sequences).front();
     const auto b = unlimited->inspect(sequences).front();
     QVERIFY(std::none_of(b.dropped[0].begin(), b.dropped[0].end(), [](bool x) { return x; }));
-    QCOMPARE(b.experts, a.experts);  // the router's choice is the same
+    QCOMPARE(b.experts, a.experts); // the router's choice is the same
     QVERIFY(maxAbsDiff(a.hidden, std::vector<double>(b.hidden.begin(), b.hidden.end()), 0) > 1e-3);
 }
 

@@ -23,7 +23,8 @@ std::vector<std::string> sentences(size_t n, uint64_t seed = 3) { return test::s
 
 std::vector<Request> requests(const std::vector<std::string>& texts, size_t offset = 0) {
     std::vector<Request> out;
-    for (size_t i = 0; i < texts.size(); ++i) out.push_back({texts[i], std::nullopt, std::to_string(offset + i)});
+    for (size_t i = 0; i < texts.size(); ++i)
+        out.push_back({texts[i], std::nullopt, std::to_string(offset + i)});
     return out;
 }
 
@@ -67,7 +68,8 @@ double maxProbabilityDifference(const std::vector<RequestResult>& a, const std::
             return INFINITY;
         }
         for (size_t k = 0; k < a[i].classification.probabilities.size(); ++k)
-            worst = std::max(worst, std::abs(a[i].classification.probabilities[k] - b[i].classification.probabilities[k]));
+            worst = std::max(
+                worst, std::abs(a[i].classification.probabilities[k] - b[i].classification.probabilities[k]));
     }
     return worst;
 }
@@ -111,7 +113,8 @@ void PipelineTest::resultsAreInOrderAndExactlyOnce() {
     const auto texts = sentences(25);
     std::vector<uint64_t> jobs;
     for (size_t first = 0; first < texts.size(); first += 7)
-        jobs.push_back(pipeline.submit(requests({texts.begin() + first, texts.begin() + std::min(texts.size(), first + 7)}, first)));
+        jobs.push_back(pipeline.submit(
+            requests({texts.begin() + first, texts.begin() + std::min(texts.size(), first + 7)}, first)));
     pipeline.waitIdle();
     std::lock_guard lock(sink.mutex);
     QCOMPARE(sink.results.size(), texts.size());
@@ -136,18 +139,22 @@ void PipelineTest::sidaExactEqualsStandardUnderTightBudget() {
     const auto texts = sentences(20);
     const auto standard = runAll(model_, {.policy = Policy::Standard, .batchSize = 4}, texts);
     Sink sink;
-    const auto exact = runAll(model_, {.policy = Policy::SidaExact, .batchSize = 4, .expertBudgetBytes = 1}, texts, &sink);
+    const auto exact =
+        runAll(model_, {.policy = Policy::SidaExact, .batchSize = 4, .expertBudgetBytes = 1}, texts, &sink);
     QVERIFY(maxProbabilityDifference(standard, exact) <= 1e-5);
-    for (size_t i = 0; i < texts.size(); ++i) QCOMPARE(exact[i].classification.label, standard[i].classification.label);
+    for (size_t i = 0; i < texts.size(); ++i)
+        QCOMPARE(exact[i].classification.label, standard[i].classification.label);
     std::lock_guard lock(sink.mutex);
-    for (const auto& trace : sink.traces) QCOMPARE(trace->memory.budgetBytes, uint64_t(model_->info().expertBytes));
+    for (const auto& trace : sink.traces)
+        QCOMPARE(trace->memory.budgetBytes, uint64_t(model_->info().expertBytes));
 }
 
 void PipelineTest::budgetIsNeverExceeded() {
     for (const Policy policy : {Policy::OnDemand, Policy::Sida, Policy::SidaExact}) {
         for (const Eviction eviction : {Eviction::Fifo, Eviction::Lru}) {
             Sink sink;
-            PipelineOptions options{.policy = policy, .batchSize = 2, .expertBudgetFraction = 0.5, .eviction = eviction};
+            PipelineOptions options{
+                .policy = policy, .batchSize = 2, .expertBudgetFraction = 0.5, .eviction = eviction};
             runAll(model_, options, sentences(16, 5), &sink);
             std::lock_guard lock(sink.mutex);
             QVERIFY(!sink.traces.empty());
@@ -167,7 +174,8 @@ void PipelineTest::batchNeedingMoreThanTheBudgetCompletes() {
     const auto texts = sentences(8);
     const auto full = runAll(model_, {.policy = Policy::Sida, .batchSize = 8, .topK = 4}, texts);
     Sink sink;
-    const auto tight = runAll(model_, {.policy = Policy::Sida, .batchSize = 8, .topK = 4, .expertBudgetBytes = 1}, texts, &sink);
+    const auto tight = runAll(
+        model_, {.policy = Policy::Sida, .batchSize = 8, .topK = 4, .expertBudgetBytes = 1}, texts, &sink);
     QCOMPARE(tight.size(), texts.size());
     for (const auto& r : tight) QVERIFY(r.classification.ok());
     QVERIFY(maxProbabilityDifference(full, tight) <= 1e-5);
@@ -182,7 +190,8 @@ void PipelineTest::batchNeedingMoreThanTheBudgetCompletes() {
 // reference the other policies are measured against must not pay for copies).
 void PipelineTest::standardNeverEvicts() {
     Sink sink;
-    runAll(model_, {.policy = Policy::Standard, .batchSize = 1, .cacheAcrossBatches = false}, sentences(12), &sink);
+    runAll(model_, {.policy = Policy::Standard, .batchSize = 1, .cacheAcrossBatches = false}, sentences(12),
+           &sink);
     std::lock_guard lock(sink.mutex);
     QVERIFY(!sink.traces.empty());
     for (const auto& t : sink.traces)
@@ -191,7 +200,8 @@ void PipelineTest::standardNeverEvicts() {
 
 void PipelineTest::sidaUsesAndReportsThePredictor() {
     Sink sink;
-    const auto results = runAll(model_, {.policy = Policy::Sida, .batchSize = 4, .topK = 2}, sentences(12), &sink);
+    const auto results =
+        runAll(model_, {.policy = Policy::Sida, .batchSize = 4, .topK = 2}, sentences(12), &sink);
     std::lock_guard lock(sink.mutex);
     int64_t hits = 0, misses = 0;
     for (const auto& t : sink.traces) {
@@ -219,7 +229,8 @@ void PipelineTest::sidaUsesAndReportsThePredictor() {
 void PipelineTest::invalidInputsGetErrorsInPlace() {
     Sink sink;
     Pipeline pipeline(model_, {.policy = Policy::Standard, .batchSize = 2}, sink.resultCallback());
-    pipeline.submit({{"a good film"}, {""}, {"bad \xff bytes"}, {"   "}, {"another one", std::string("and its pair")}});
+    pipeline.submit(
+        {{"a good film"}, {""}, {"bad \xff bytes"}, {"   "}, {"another one", std::string("and its pair")}});
     pipeline.waitIdle();
     std::lock_guard lock(sink.mutex);
     QCOMPARE(sink.results.size(), size_t(5));
@@ -245,7 +256,8 @@ void PipelineTest::inferenceFailureBecomesErrorResults() {
     auto model = Model::load(headless, {.device = "cpu", .threads = 1});
     const auto results = runAll(model, {.policy = Policy::Standard, .batchSize = 3}, sentences(7));
     QCOMPARE(results.size(), size_t(7));
-    for (const auto& r : results) QVERIFY(r.classification.error.find("inference failed") != std::string::npos);
+    for (const auto& r : results)
+        QVERIFY(r.classification.error.find("inference failed") != std::string::npos);
 }
 
 void PipelineTest::cancelJobCancelsOnlyWhatHasNotRun() {
@@ -281,7 +293,8 @@ void PipelineTest::cancelJobCancelsOnlyWhatHasNotRun() {
     }
     QVERIFY(done >= 1);
     QVERIFY(stopped >= 1);
-    for (size_t i = 1; i < sink.results.size(); ++i) QVERIFY(sink.results[i].requestId > sink.results[i - 1].requestId);
+    for (size_t i = 1; i < sink.results.size(); ++i)
+        QVERIFY(sink.results[i].requestId > sink.results[i - 1].requestId);
 }
 
 // Destroying a busy pipeline cancels what is pending; every request still gets exactly one result.
@@ -290,8 +303,11 @@ void PipelineTest::shutdownUnderLoadLosesNothing() {
         Sink sink;
         size_t submitted = 0;
         {
-            Pipeline pipeline(model_, {.policy = round == 1 ? Policy::Sida : Policy::OnDemand, .batchSize = 2,
-                                       .hashQueueDepth = 2, .expertBudgetFraction = 0.5},
+            Pipeline pipeline(model_,
+                              {.policy = round == 1 ? Policy::Sida : Policy::OnDemand,
+                               .batchSize = 2,
+                               .hashQueueDepth = 2,
+                               .expertBudgetFraction = 0.5},
                               sink.resultCallback(), sink.traceObserver());
             for (int job = 0; job < 5; ++job) {
                 const auto batch = sentences(10, static_cast<uint64_t>(job + round));
@@ -310,7 +326,8 @@ void PipelineTest::shutdownUnderLoadLosesNothing() {
 
 void PipelineTest::settingsApplyBetweenBatches() {
     Sink sink;
-    Pipeline pipeline(model_, {.policy = Policy::OnDemand, .batchSize = 2}, sink.resultCallback(), sink.traceObserver());
+    Pipeline pipeline(model_, {.policy = Policy::OnDemand, .batchSize = 2}, sink.resultCallback(),
+                      sink.traceObserver());
     pipeline.submit(requests(sentences(10)));
     pipeline.setOptions({.policy = Policy::Sida, .batchSize = 3});
     pipeline.submit(requests(sentences(9, 4), 10));

@@ -48,7 +48,8 @@ struct Checker {
         if (r.requestId <= lastRequestId.exchange(r.requestId)) outOfOrder = true;
         // Tags say what each request was: "bad" inputs must fail, good ones succeed or be cancelled.
         const bool bad = r.tag == "bad";
-        if (r.cancelled) ++cancelled;
+        if (r.cancelled)
+            ++cancelled;
         else if (!r.classification.ok()) {
             ++failed;
             if (!bad) wrongOutcome = true;
@@ -61,21 +62,27 @@ struct Checker {
 
 Request randomRequest(std::mt19937_64& rng, const std::vector<std::string>& texts) {
     switch (rng() % 20) {
-    case 0: return {"", std::nullopt, "bad"};
-    case 1: return {"broken \xc3\x28 utf-8", std::nullopt, "bad"};
-    case 2: return {" \t ", std::nullopt, "bad"};
+    case 0:
+        return {"", std::nullopt, "bad"};
+    case 1:
+        return {"broken \xc3\x28 utf-8", std::nullopt, "bad"};
+    case 2:
+        return {" \t ", std::nullopt, "bad"};
     case 3: {
         std::string longText;
         for (int i = 0; i < 400; ++i) longText += texts[rng() % texts.size()] + " ";
         return {longText, std::nullopt, "good"};
     }
-    case 4: return {texts[rng() % texts.size()], texts[rng() % texts.size()], "good"};
-    default: return {texts[rng() % texts.size()], std::nullopt, "good"};
+    case 4:
+        return {texts[rng() % texts.size()], texts[rng() % texts.size()], "good"};
+    default:
+        return {texts[rng() % texts.size()], std::nullopt, "good"};
     }
 }
 
 PipelineOptions randomOptions(std::mt19937_64& rng) {
-    static const Policy policies[] = {Policy::Standard, Policy::OnDemand, Policy::Sida, Policy::SidaExact, Policy::Oracle};
+    static const Policy policies[] = {Policy::Standard, Policy::OnDemand, Policy::Sida, Policy::SidaExact,
+                                      Policy::Oracle};
     PipelineOptions o;
     o.policy = policies[rng() % 5];
     o.batchSize = 1 + static_cast<int>(rng() % 12);
@@ -164,9 +171,11 @@ void SoakTest::manyRequestsUnderChurn() {
     QCOMPARE(stats.completed, submitted);
     std::printf("soak: %llu requests, %llu cancelled, %llu failed (bad inputs), %llu batches; "
                 "resident set %.1f MiB after warm-up, %.1f MiB at the end (%+.2f%%)\n",
-                static_cast<unsigned long long>(submitted), static_cast<unsigned long long>(checker.cancelled.load()),
-                static_cast<unsigned long long>(checker.failed.load()), static_cast<unsigned long long>(stats.batches),
-                warmRss / 1048576.0, endRss / 1048576.0, 100.0 * (double(endRss) - double(warmRss)) / double(warmRss));
+                static_cast<unsigned long long>(submitted),
+                static_cast<unsigned long long>(checker.cancelled.load()),
+                static_cast<unsigned long long>(checker.failed.load()),
+                static_cast<unsigned long long>(stats.batches), warmRss / 1048576.0, endRss / 1048576.0,
+                100.0 * (double(endRss) - double(warmRss)) / double(warmRss));
     std::printf("soak: resident set (MiB, trimmed) at each tenth:");
     for (double mib : rssSeries) std::printf(" %.1f", mib);
     std::printf("\n");

@@ -213,8 +213,11 @@ void TrainTest::caseFoldedTokenizer() {
     const Tokenizer plain(path("main") / "spiece.model");
     const std::vector<int64_t> shouted = plain.encode("GREAT", 64).ids;
     QVERIFY(std::find(shouted.begin(), shouted.end(), int64_t(2)) != shouted.end()); // <unk>
-    QCOMPARE(readJson(path("case-folded") / "training.json")["recipe"].toObject()["tokenizer_case_fold"].toBool(), true);
-    QCOMPARE(readJson(path("main") / "training.json")["recipe"].toObject()["tokenizer_case_fold"].toBool(), false);
+    QCOMPARE(
+        readJson(path("case-folded") / "training.json")["recipe"].toObject()["tokenizer_case_fold"].toBool(),
+        true);
+    QCOMPARE(readJson(path("main") / "training.json")["recipe"].toObject()["tokenizer_case_fold"].toBool(),
+             false);
 }
 
 // The seed fixes everything: the same options give the same tokenizer, losses and weights.

@@ -34,17 +34,17 @@ struct BenchRun {
     double samplesPerSecond = 0.0;
     double tokensPerSecond = 0.0;
     double latencyP50Ms = 0.0, latencyP95Ms = 0.0, latencyP99Ms = 0.0; ///< per request, submit to result
-    double batchMs = 0.0;                     ///< mean inference-thread turn per batch
+    double batchMs = 0.0; ///< mean inference-thread turn per batch
     uint64_t peakResidentExpertBytes = 0;
     double meanResidentExpertBytes = 0.0;
-    double meanUsedExpertBytes = 0.0;         ///< experts the batch's tokens actually ran on (the working set)
+    double meanUsedExpertBytes = 0.0; ///< experts the batch's tokens actually ran on (the working set)
     uint64_t budgetBytes = 0;
     uint64_t allExpertBytes = 0;
     uint64_t bytesCopied = 0;
-    double hitRate = -1.0;                    ///< predicted top-1 == router; -1 when not measured
-    double waitForHashFraction = 0.0;         ///< inference thread waiting for hash tables / wall time
-    double accuracy = -1.0;                   ///< -1 without labels
-    std::vector<int64_t> predictions;         ///< label id per input (-1 on error)
+    double hitRate = -1.0;            ///< predicted top-1 == router; -1 when not measured
+    double waitForHashFraction = 0.0; ///< inference thread waiting for hash tables / wall time
+    double accuracy = -1.0;           ///< -1 without labels
+    std::vector<int64_t> predictions; ///< label id per input (-1 on error)
 };
 
 struct BenchReport {
@@ -64,7 +64,8 @@ BenchReport runBench(const std::shared_ptr<Model>& model, const std::vector<Benc
 /// MoE at every other block, 12 heads x 64, vocab 32128; random weights (Hugging Face's init
 /// scales), a random 2-label head. Written as a sharded Hugging Face folder (no download), with
 /// `spiece` as its tokenizer. Reused when `dir` already holds it.
-std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtype, const std::filesystem::path& dir,
+std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtype,
+                                            const std::filesystem::path& dir,
                                             const std::filesystem::path& spiece, uint64_t seed = 7,
                                             const ProgressCallback& progress = {});
 

@@ -32,7 +32,7 @@ struct SwitchConfig {
     std::string dense_act_fn = "relu"; ///< relu, gelu, gelu_new or silu
     int64_t pad_token_id = 0;
     int64_t eos_token_id = 1;
-    std::string torch_dtype; ///< the storage dtype the file declares, informative only
+    std::string torch_dtype;           ///< the storage dtype the file declares, informative only
     std::vector<std::string> id2label; ///< label names by class id; empty when the config has none
 
     /// Hugging Face's rule: block i is sparse when step > 0 and (i % step == 1 or step == 1).

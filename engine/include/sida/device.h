@@ -32,7 +32,7 @@ std::vector<DeviceDescription> listDevices();
 struct RuntimeVersions {
     std::string sida;
     std::string libtorch;
-    std::string cuda;  ///< the CUDA runtime LibTorch was built with, or "not loaded"
+    std::string cuda; ///< the CUDA runtime LibTorch was built with, or "not loaded"
     bool cudaDevicePresent = false;
 };
 RuntimeVersions runtimeVersions();

@@ -33,12 +33,12 @@ struct TextInput {
 
 /// The result for one input: a label, or an error saying why this input has none.
 struct Classification {
-    std::string error;       ///< empty on success
+    std::string error; ///< empty on success
     int64_t label = -1;
     std::string labelName;
     double confidence = 0.0; ///< probability of the label
     std::vector<double> probabilities;
-    int64_t tokens = 0;      ///< tokens after truncation, </s> included
+    int64_t tokens = 0; ///< tokens after truncation, </s> included
     bool truncated = false;
     bool ok() const { return error.empty(); }
 };
@@ -57,15 +57,15 @@ struct PredictorInfo {
 struct ModelInfo {
     std::filesystem::path path;
     SwitchConfig config;
-    std::vector<std::string> labels;     ///< empty: the checkpoint has no classifier head
-    std::vector<int64_t> moeBlocks;      ///< encoder blocks that are MoE layers
-    int64_t parameters = 0;              ///< every loaded parameter (embedding counted once)
+    std::vector<std::string> labels; ///< empty: the checkpoint has no classifier head
+    std::vector<int64_t> moeBlocks;  ///< encoder blocks that are MoE layers
+    int64_t parameters = 0;          ///< every loaded parameter (embedding counted once)
     int64_t expertParameters = 0;
-    int64_t expertBytes = 0;             ///< one expert (wi + wo) in the compute dtype
-    int64_t totalExpertBytes = 0;        ///< all experts of all MoE layers
-    int64_t nonExpertBytes = 0;          ///< everything else, in the compute dtype
-    uint64_t checkpointBytes = 0;        ///< tensor bytes on disk
-    int checkpointFiles = 1;             ///< shards
+    int64_t expertBytes = 0;                 ///< one expert (wi + wo) in the compute dtype
+    int64_t totalExpertBytes = 0;            ///< all experts of all MoE layers
+    int64_t nonExpertBytes = 0;              ///< everything else, in the compute dtype
+    uint64_t checkpointBytes = 0;            ///< tensor bytes on disk
+    int checkpointFiles = 1;                 ///< shards
     std::map<std::string, int> storedDTypes; ///< dtype name -> tensors stored in it
     std::string computeDType;
     std::string device;
@@ -92,8 +92,7 @@ public:
     /// Loads a Hugging Face model folder (config.json, model.safetensors or a sharded index,
     /// spiece.model). Every problem is a sida::Error naming the file, tensor or field.
     static std::shared_ptr<Model> load(const std::filesystem::path& dir, const LoadOptions& options = {},
-                                       const ProgressCallback& progress = {},
-                                       const CancelToken& cancel = {});
+                                       const ProgressCallback& progress = {}, const CancelToken& cancel = {});
     ~Model();
 
     const ModelInfo& info() const;

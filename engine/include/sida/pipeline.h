@@ -40,8 +40,8 @@ Eviction parseEviction(const std::string& name);
 struct PipelineOptions {
     Policy policy = Policy::Sida;
     int batchSize = 8;
-    int hashQueueDepth = 4;          ///< hash tables the hash thread may build ahead
-    int topK = 1;                    ///< experts per token the hash table holds (sida: all run, weighted)
+    int hashQueueDepth = 4; ///< hash tables the hash thread may build ahead
+    int topK = 1;           ///< experts per token the hash table holds (sida: all run, weighted)
     /// Expert memory on the device: a fraction of all experts' bytes, or bytes when > 0.
     double expertBudgetFraction = 1.0;
     int64_t expertBudgetBytes = 0;
@@ -49,8 +49,8 @@ struct PipelineOptions {
     /// false: before each batch, evict every expert the batch does not need (the paper's setup,
     /// minimal memory); true: keep them cached under the budget. Standard keeps every expert.
     bool cacheAcrossBatches = true;
-    bool shadowRouter = true;        ///< sida: also run each router to record hits and misses
-    bool scaleByRouter = false;      ///< sida: scale by the (shadow) router's probability instead
+    bool shadowRouter = true;   ///< sida: also run each router to record hits and misses
+    bool scaleByRouter = false; ///< sida: scale by the (shadow) router's probability instead
 };
 
 /// Checks every setting; sida::Error naming the one at fault.
@@ -70,11 +70,11 @@ struct RequestResult {
     std::string tag;
     Classification classification; ///< classification.error is set for failed or cancelled requests
     bool cancelled = false;
-    double latencyMs = 0.0;         ///< from submit to result
-    uint64_t batchIndex = 0;        ///< the BatchTrace it ran in (0: never ran)
-    int64_t expertsActivated = 0;   ///< distinct (layer, expert) pairs its tokens used
-    int64_t predictorHits = 0;      ///< tokens x layers where the predicted top-1 equalled the router
-    int64_t predictorMisses = 0;    ///< ... and where it did not (both 0 without a shadow router)
+    double latencyMs = 0.0;       ///< from submit to result
+    uint64_t batchIndex = 0;      ///< the BatchTrace it ran in (0: never ran)
+    int64_t expertsActivated = 0; ///< distinct (layer, expert) pairs its tokens used
+    int64_t predictorHits = 0;    ///< tokens x layers where the predicted top-1 equalled the router
+    int64_t predictorMisses = 0;  ///< ... and where it did not (both 0 without a shadow router)
 };
 
 /// One MoE layer of one batch. Token arrays are indexed by the batch's real tokens, sequence after
@@ -82,19 +82,19 @@ struct RequestResult {
 struct LayerTrace {
     int64_t block = 0;
     int numExperts = 0;
-    int topK = 0;                       ///< entries per token in predicted / predictedProb
-    std::vector<int32_t> predicted;     ///< [tokens x topK] the hash table (empty: no prediction)
-    std::vector<float> predictedProb;   ///< [tokens x topK]
-    std::vector<int32_t> routed;        ///< [tokens] the expert that ran (top-1 of the decision)
-    std::vector<int32_t> router;        ///< [tokens] the router's choice, when a router ran
-    std::vector<float> routerProb;      ///< [tokens]
-    std::vector<int64_t> usage;         ///< [experts] tokens routed to each expert
-    std::vector<int32_t> copiedIn;      ///< experts made resident for this batch
-    std::vector<int32_t> evicted;       ///< experts evicted during this batch
-    std::vector<int32_t> resident;      ///< experts resident when the batch finished
-    int64_t hits = 0;                   ///< predicted top-1 == router (shadow router ran)
+    int topK = 0;                     ///< entries per token in predicted / predictedProb
+    std::vector<int32_t> predicted;   ///< [tokens x topK] the hash table (empty: no prediction)
+    std::vector<float> predictedProb; ///< [tokens x topK]
+    std::vector<int32_t> routed;      ///< [tokens] the expert that ran (top-1 of the decision)
+    std::vector<int32_t> router;      ///< [tokens] the router's choice, when a router ran
+    std::vector<float> routerProb;    ///< [tokens]
+    std::vector<int64_t> usage;       ///< [experts] tokens routed to each expert
+    std::vector<int32_t> copiedIn;    ///< experts made resident for this batch
+    std::vector<int32_t> evicted;     ///< experts evicted during this batch
+    std::vector<int32_t> resident;    ///< experts resident when the batch finished
+    int64_t hits = 0;                 ///< predicted top-1 == router (shadow router ran)
     int64_t misses = 0;
-    int64_t fetchedOnDemand = 0;        ///< experts fetched while the layer waited
+    int64_t fetchedOnDemand = 0; ///< experts fetched while the layer waited
 };
 
 struct SequenceTrace {
@@ -122,7 +122,7 @@ struct MemoryTrace {
 };
 
 struct TimingTrace {
-    double hashBuildMs = 0.0;  ///< the hash thread's work for this batch
+    double hashBuildMs = 0.0;   ///< the hash thread's work for this batch
     double waitForHashMs = 0.0; ///< the inference thread waiting for this batch's hash table
     double copyMs = 0.0;        ///< expert copies issued for this batch
     double computeMs = 0.0;     ///< encoder + head
@@ -131,14 +131,14 @@ struct TimingTrace {
 
 /// What one batch did. Immutable once published; observers get a shared pointer.
 struct BatchTrace {
-    uint64_t batchIndex = 0;  ///< 1, 2, ...
+    uint64_t batchIndex = 0; ///< 1, 2, ...
     Policy policy = Policy::Sida;
     double startedSeconds = 0.0; ///< since the pipeline started
     int64_t tokens = 0;
     std::vector<SequenceTrace> sequences;
     std::vector<LayerTrace> layers;
     uint64_t bytesCopied = 0;
-    int hashQueueDepth = 0;    ///< hash tables waiting when this batch began
+    int hashQueueDepth = 0; ///< hash tables waiting when this batch began
     MemoryTrace memory;
     TimingTrace timing;
     std::string notice; ///< something the user should know (e.g. the budget was lowered after OOM)
@@ -153,7 +153,7 @@ using ResultCallback = std::function<void(const RequestResult&)>;
 /// Totals since the pipeline started.
 struct PipelineStats {
     uint64_t submitted = 0;
-    uint64_t completed = 0;  ///< results delivered, errors and cancellations included
+    uint64_t completed = 0; ///< results delivered, errors and cancellations included
     uint64_t failed = 0;
     uint64_t cancelled = 0;
     uint64_t batches = 0;
@@ -162,7 +162,7 @@ struct PipelineStats {
     uint64_t peakResidentExpertBytes = 0;
     double meanResidentExpertBytes = 0.0; ///< over batches
     double waitForHashSeconds = 0.0;
-    double busySeconds = 0.0;  ///< the inference thread's batch turns
+    double busySeconds = 0.0; ///< the inference thread's batch turns
     int64_t hits = 0;
     int64_t misses = 0;
 };

@@ -20,7 +20,7 @@ namespace sida {
 /// Embedding (the model's own, frozen) -> Linear + ReLU -> LSTM -> sparsemax self-attention
 /// (padding masked) + residual from the compressed input -> one linear head per MoE layer.
 struct PredictorArchitecture {
-    int64_t hidden = 256;      ///< the paper's compressed width
+    int64_t hidden = 256; ///< the paper's compressed width
     int64_t lstmLayers = 2;
     bool bidirectional = false;
 };
@@ -29,21 +29,21 @@ struct PredictorArchitecture {
 struct PredictorTrainOptions {
     std::filesystem::path modelDir;
     std::filesystem::path trainData;
-    std::filesystem::path devData;        ///< early stopping on its top-1 hit rate
-    std::filesystem::path collected;      ///< activations from `sida collect` instead of trainData
+    std::filesystem::path devData;   ///< early stopping on its top-1 hit rate
+    std::filesystem::path collected; ///< activations from `sida collect` instead of trainData
     DatasetOptions dataOptions;
     PredictorArchitecture architecture;
     int epochs = 20;
     int batchSize = 64;
     double learningRate = 5e-5;
-    double crossEntropyWeight = 0.005;    ///< lambda: weight of CE against the teacher's argmax
-    int64_t topT = 30;                    ///< truncation: KD over the teacher's top-T (min(T, E))
-    int patience = 3;                     ///< epochs without a better dev top-1 before stopping
+    double crossEntropyWeight = 0.005; ///< lambda: weight of CE against the teacher's argmax
+    int64_t topT = 30;                 ///< truncation: KD over the teacher's top-T (min(T, E))
+    int patience = 3;                  ///< epochs without a better dev top-1 before stopping
     int64_t maxLength = 128;
     uint64_t seed = 42;
     int threads = 0;
     std::string device = "auto";
-    std::string command;                  ///< recorded in predictor.json
+    std::string command; ///< recorded in predictor.json
 };
 
 struct PredictorEpoch {
@@ -70,9 +70,9 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
                                     const ProgressCallback& progress = {}, const CancelToken& cancel = {});
 
 struct CollectOptions {
-    std::filesystem::path out;      ///< a folder of safetensors shards
+    std::filesystem::path out; ///< a folder of safetensors shards
     int64_t sequencesPerShard = 4096;
-    int64_t topT = 30;              ///< logits kept per token and layer (all of them when E <= T)
+    int64_t topT = 30; ///< logits kept per token and layer (all of them when E <= T)
     int batchSize = 64;
 };
 
@@ -99,11 +99,11 @@ struct PredictorMiss {
 
 struct PredictorLayerReport {
     int64_t block = 0;
-    double top1HitRate = 0.0;   ///< router's argmax == predictor's argmax, real tokens only
-    double topKHitRate = 0.0;   ///< router's argmax among the predictor's top-k
-    double setRecall = 0.0;     ///< per sequence: share of the router's experts in the predicted set
-    double predictedSetSize = 0.0; ///< per sequence: distinct experts in the predicted top-k set
-    double routerSetSize = 0.0;    ///< per sequence: distinct experts the router used
+    double top1HitRate = 0.0;          ///< router's argmax == predictor's argmax, real tokens only
+    double topKHitRate = 0.0;          ///< router's argmax among the predictor's top-k
+    double setRecall = 0.0;            ///< per sequence: share of the router's experts in the predicted set
+    double predictedSetSize = 0.0;     ///< per sequence: distinct experts in the predicted top-k set
+    double routerSetSize = 0.0;        ///< per sequence: distinct experts the router used
     std::vector<PredictorMiss> misses; ///< most frequent first
     std::vector<std::vector<int64_t>> confusion; ///< [predicted top-1][router's choice]
 };

@@ -15,8 +15,25 @@ namespace sida {
 /// Every dtype the safetensors format names. The engine computes with F32, F16 and BF16 only;
 /// the others are parsed (so that files are validated completely) and rejected by name on use.
 enum class DType {
-    BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64,
-    F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ, C64,
+    BOOL,
+    U8,
+    I8,
+    F8_E5M2,
+    F8_E4M3,
+    I16,
+    U16,
+    F16,
+    BF16,
+    I32,
+    U32,
+    F32,
+    F64,
+    I64,
+    U64,
+    F8_E8M0,
+    F8_E4M3FNUZ,
+    F8_E5M2FNUZ,
+    C64,
 };
 
 std::string dtypeName(DType dtype);
@@ -42,8 +59,8 @@ struct TensorInfo {
 /// of the file) plus Transformers' rule on `__metadata__.format`.
 struct SafetensorsHeader {
     std::map<std::string, std::string> metadata;
-    std::vector<TensorInfo> tensors; ///< in data-offset order
-    uint64_t dataOffset = 0;         ///< 8 + header length: where the data buffer starts in the file
+    std::vector<TensorInfo> tensors;         ///< in data-offset order
+    uint64_t dataOffset = 0;                 ///< 8 + header length: where the data buffer starts in the file
     std::map<std::string, size_t> positions; ///< tensor name -> index into `tensors`
 
     const TensorInfo* find(const std::string& name) const;

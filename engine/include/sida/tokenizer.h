@@ -33,8 +33,7 @@ public:
     /// Throws sida::Error when the text is not valid UTF-8.
     Encoding encode(const std::string& text, int64_t maxLength) const;
     /// Encodes a sentence pair as `A </s> B </s>`, truncating the longer side first.
-    Encoding encodePair(const std::string& first, const std::string& second,
-                        int64_t maxLength) const;
+    Encoding encodePair(const std::string& first, const std::string& second, int64_t maxLength) const;
 
     /// The piece text of an id (`▁the`, `</s>`, `<extra_id_3>`), for display.
     std::string piece(int64_t id) const;

@@ -21,9 +21,9 @@ struct ArchitectureOptions {
     int64_t dKv = 64;
     int64_t dFf = 320;
     int64_t numExperts = 32;
-    int64_t sparseStep = 2;        ///< MoE at blocks 1, 3, ... (1: every block)
+    int64_t sparseStep = 2; ///< MoE at blocks 1, 3, ... (1: every block)
     int64_t expertCapacity = 64;
-    int64_t vocabPieces = 8000;    ///< SentencePiece pieces when a tokenizer is trained
+    int64_t vocabPieces = 8000; ///< SentencePiece pieces when a tokenizer is trained
     /// Train the tokenizer with case folding in its normalizer (SentencePiece's nmt_nfkc_cf), for
     /// lowercased data such as SST-2: "Great" then reads like "great" instead of <unk>. The rule
     /// lives in spiece.model, so Hugging Face's T5Tokenizer applies it too.
@@ -36,7 +36,7 @@ struct OptimizerOptions {
     int batchSize = 64;
     double learningRate = 1e-3;
     double weightDecay = 0.01;
-    int64_t warmupSteps = 300;      ///< linear warm-up, then linear decay to zero
+    int64_t warmupSteps = 300; ///< linear warm-up, then linear decay to zero
     double clipNorm = 1.0;
     double dropout = 0.1;
     double routerJitter = 0.01;
@@ -48,18 +48,18 @@ struct OptimizerOptions {
     /// predictable; no expert is left without tokens. Training-time only: nothing extra is saved,
     /// the router stays a Hugging Face router. 0 turns it off.
     double tokenRoutingWeight = 0.0;
-    bool headOnly = false;           ///< fine-tuning: train only the classifier head
+    bool headOnly = false; ///< fine-tuning: train only the classifier head
 };
 
 /// One epoch's line.
 struct EpochMetrics {
     int epoch = 0;
-    double loss = 0.0;        ///< mean training cross-entropy
-    double auxLoss = 0.0;     ///< mean load-balancing loss
-    double zLoss = 0.0;       ///< mean router z-loss
+    double loss = 0.0;    ///< mean training cross-entropy
+    double auxLoss = 0.0; ///< mean load-balancing loss
+    double zLoss = 0.0;   ///< mean router z-loss
     double devAccuracy = 0.0;
     double devF1 = 0.0;
-    double expertEntropy = 0.0; ///< dev expert usage, normalized entropy averaged over layers
+    double expertEntropy = 0.0;  ///< dev expert usage, normalized entropy averaged over layers
     double minExpertShare = 0.0; ///< dev, smallest expert share over all layers
     double seconds = 0.0;
     bool best = false;
@@ -89,7 +89,7 @@ struct TrainOptions {
 struct FinetuneOptions {
     std::filesystem::path modelDir; ///< an existing Switch checkpoint (e.g. google/switch-base-8)
     std::filesystem::path trainData;
-    std::filesystem::path devData;  ///< optional
+    std::filesystem::path devData; ///< optional
     DatasetOptions dataOptions;
     std::filesystem::path outDir;
     std::vector<std::string> labelNames; ///< as in TrainOptions

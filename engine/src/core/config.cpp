@@ -17,13 +17,12 @@ constexpr int64_t kMaxLabels = 65536; ///< classes of a classification head
 
 // Hugging Face's attribute_map: alias -> canonical name. Both present and different is a
 // contradiction.
-int64_t aliased(const JsonFields& f, const std::string& name, const std::string& alias,
-                int64_t fallback) {
+int64_t aliased(const JsonFields& f, const std::string& name, const std::string& alias, int64_t fallback) {
     const auto canonical = f.optionalInt(name);
     const auto aliasValue = f.optionalInt(alias);
     if (canonical && aliasValue && *canonical != *aliasValue)
-        f.fail(alias, "is " + std::to_string(*aliasValue) + " but '" + name + "' is " +
-                          std::to_string(*canonical));
+        f.fail(alias,
+               "is " + std::to_string(*aliasValue) + " but '" + name + "' is " + std::to_string(*canonical));
     const int64_t value = canonical.value_or(aliasValue.value_or(fallback));
     if (value <= 0) f.fail(canonical ? name : alias, "must be positive, not " + std::to_string(value));
     return value;
@@ -56,11 +55,10 @@ std::vector<std::string> parseLabels(const JsonFields& f) {
             long long id = -1;
             try {
                 id = std::stoll(key, &used);
-            } catch (const std::exception&) {
-            }
+            } catch (const std::exception&) {}
             if (used != key.size() || id < 0 || id >= static_cast<long long>(map.size()))
-                f.fail("id2label", "has key '" + key + "'; keys must be the ids 0.." +
-                                       std::to_string(map.size() - 1));
+                f.fail("id2label",
+                       "has key '" + key + "'; keys must be the ids 0.." + std::to_string(map.size() - 1));
             if (!value.is_string()) f.fail("id2label", "maps '" + key + "' to a non-string");
             if (seen[id]) f.fail("id2label", "names id " + key + " twice");
             seen[id] = true;
@@ -107,18 +105,16 @@ std::vector<std::string> parseLabels(const JsonFields& f) {
 void checkRanges(const JsonFields& f, const SwitchConfig& c) {
     if (c.num_sparse_encoder_layers > c.num_layers)
         f.fail("num_sparse_encoder_layers", "is " + std::to_string(c.num_sparse_encoder_layers) +
-                                                " but the encoder has " +
-                                                std::to_string(c.num_layers) + " layers");
+                                                " but the encoder has " + std::to_string(c.num_layers) +
+                                                " layers");
     if (c.encoder_sparse_step > c.num_layers)
         f.fail("encoder_sparse_step", "is " + std::to_string(c.encoder_sparse_step) +
-                                          ", more than num_layers (" +
-                                          std::to_string(c.num_layers) + ")");
+                                          ", more than num_layers (" + std::to_string(c.num_layers) + ")");
     if (c.num_experts < 1) f.fail("num_experts", "must be at least 1");
     if (c.relative_attention_num_buckets < 2 || c.relative_attention_num_buckets % 2 != 0)
         f.fail("relative_attention_num_buckets", "must be an even number of at least 2");
     if (c.relative_attention_max_distance <= c.relative_attention_num_buckets / 4)
-        f.fail("relative_attention_max_distance",
-               "must exceed a quarter of relative_attention_num_buckets");
+        f.fail("relative_attention_max_distance", "must exceed a quarter of relative_attention_num_buckets");
     if (c.pad_token_id >= c.vocab_size) f.fail("pad_token_id", "is not below vocab_size");
     if (c.eos_token_id >= c.vocab_size) f.fail("eos_token_id", "is not below vocab_size");
     if (!(c.layer_norm_epsilon > 0)) f.fail("layer_norm_epsilon", "must be positive");
@@ -164,8 +160,7 @@ SwitchConfig parseSwitchConfig(const std::string& jsonText, const std::string& s
     c.num_heads = aliased(f, "num_heads", "num_attention_heads", c.num_heads);
     c.num_experts = f.positive("num_experts", c.num_experts);
     c.expert_capacity = f.positive("expert_capacity", c.expert_capacity);
-    c.num_sparse_encoder_layers =
-        f.nonNegative("num_sparse_encoder_layers", c.num_sparse_encoder_layers);
+    c.num_sparse_encoder_layers = f.nonNegative("num_sparse_encoder_layers", c.num_sparse_encoder_layers);
     // The spec's rule: the JSON value wins; otherwise derive it as Transformers does.
     const int64_t derivedStep =
         c.num_sparse_encoder_layers > 0 ? c.num_layers / c.num_sparse_encoder_layers : 0;

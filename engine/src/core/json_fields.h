@@ -52,9 +52,7 @@ public:
     JsonFields(const nlohmann::json& object, std::string source)
         : object_(object), source_(std::move(source)) {}
 
-    bool has(const std::string& key) const {
-        return object_.contains(key) && !object_[key].is_null();
-    }
+    bool has(const std::string& key) const { return object_.contains(key) && !object_[key].is_null(); }
     [[noreturn]] void fail(const std::string& key, const std::string& what) const {
         throw Error(source_ + ": field '" + key + "' " + what);
     }

@@ -19,7 +19,8 @@ PredictorMetadata parsePredictorMetadata(const std::string& jsonText, const std:
     if (f.string("format", "") != kPredictorFormat)
         f.fail("format", std::string("must be '") + kPredictorFormat + "'");
     if (f.integer("version", 0) != kPredictorFormatVersion)
-        f.fail("version", "is not " + std::to_string(kPredictorFormatVersion) + " (made by another SiDA version?)");
+        f.fail("version",
+               "is not " + std::to_string(kPredictorFormatVersion) + " (made by another SiDA version?)");
     PredictorMetadata m;
     m.dModel = f.positive("d_model", 0);
     m.vocabSize = f.positive("vocab_size", 0);
@@ -35,7 +36,8 @@ PredictorMetadata parsePredictorMetadata(const std::string& jsonText, const std:
                    "must hold only block indices (0.." + std::to_string(kMaxMoeBlockIndex) + ")");
         m.moeBlocks.push_back(static_cast<int64_t>(block.get<uint64_t>()));
     }
-    if (!f.has("architecture") || !f.raw("architecture").is_object()) f.fail("architecture", "must be an object");
+    if (!f.has("architecture") || !f.raw("architecture").is_object())
+        f.fail("architecture", "must be an object");
     const JsonFields a(f.raw("architecture"), source + " (architecture)");
     m.architecture.hidden = a.positive("hidden", 0);
     m.architecture.lstmLayers = a.positive("lstm_layers", 0);
@@ -56,15 +58,20 @@ PredictorMetadata parsePredictorMetadata(const std::string& jsonText, const std:
 void checkPredictorFits(const PredictorMetadata& m, const SwitchConfig& c, const std::string& fingerprint,
                         const std::string& source) {
     auto mismatch = [&](const std::string& field, const std::string& theirs, const std::string& ours) {
-        throw Error(source + ": field '" + field + "' is " + theirs + " but the model has " + ours +
-                    ": this predictor was trained for another model (retrain it with 'sida train-predictor')");
+        throw Error(
+            source + ": field '" + field + "' is " + theirs + " but the model has " + ours +
+            ": this predictor was trained for another model (retrain it with 'sida train-predictor')");
     };
     if (m.dModel != c.d_model) mismatch("d_model", std::to_string(m.dModel), std::to_string(c.d_model));
-    if (m.vocabSize != c.vocab_size) mismatch("vocab_size", std::to_string(m.vocabSize), std::to_string(c.vocab_size));
-    if (m.numExperts != c.num_experts) mismatch("num_experts", std::to_string(m.numExperts), std::to_string(c.num_experts));
-    if (m.moeBlocks != c.sparseBlocks()) mismatch("moe_blocks", "a different list", "MoE blocks at other positions");
+    if (m.vocabSize != c.vocab_size)
+        mismatch("vocab_size", std::to_string(m.vocabSize), std::to_string(c.vocab_size));
+    if (m.numExperts != c.num_experts)
+        mismatch("num_experts", std::to_string(m.numExperts), std::to_string(c.num_experts));
+    if (m.moeBlocks != c.sparseBlocks())
+        mismatch("moe_blocks", "a different list", "MoE blocks at other positions");
     if (m.modelFingerprint != fingerprint)
-        mismatch("model_fingerprint", m.modelFingerprint.substr(0, 12) + "...", fingerprint.substr(0, 12) + "...");
+        mismatch("model_fingerprint", m.modelFingerprint.substr(0, 12) + "...",
+                 fingerprint.substr(0, 12) + "...");
 }
 
 std::string predictorMetadataToJson(const PredictorMetadata& m) {

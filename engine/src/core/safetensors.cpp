@@ -3,8 +3,8 @@
 // data buffer. Validation mirrors the official reader's `read_metadata` and `validate`.
 #include "sida/safetensors.h"
 
-#include "sida/errors.h"
 #include "json_fields.h"
+#include "sida/errors.h"
 
 #include <nlohmann/json.hpp>
 
@@ -31,14 +31,22 @@ struct DTypeRecord {
 };
 
 constexpr std::array kDTypes{
-    DTypeRecord{DType::BOOL, "BOOL", 1},       DTypeRecord{DType::U8, "U8", 1},
-    DTypeRecord{DType::I8, "I8", 1},           DTypeRecord{DType::F8_E5M2, "F8_E5M2", 1},
-    DTypeRecord{DType::F8_E4M3, "F8_E4M3", 1}, DTypeRecord{DType::I16, "I16", 2},
-    DTypeRecord{DType::U16, "U16", 2},         DTypeRecord{DType::F16, "F16", 2},
-    DTypeRecord{DType::BF16, "BF16", 2},       DTypeRecord{DType::I32, "I32", 4},
-    DTypeRecord{DType::U32, "U32", 4},         DTypeRecord{DType::F32, "F32", 4},
-    DTypeRecord{DType::F64, "F64", 8},         DTypeRecord{DType::I64, "I64", 8},
-    DTypeRecord{DType::U64, "U64", 8},         DTypeRecord{DType::F8_E8M0, "F8_E8M0", 1},
+    DTypeRecord{DType::BOOL, "BOOL", 1},
+    DTypeRecord{DType::U8, "U8", 1},
+    DTypeRecord{DType::I8, "I8", 1},
+    DTypeRecord{DType::F8_E5M2, "F8_E5M2", 1},
+    DTypeRecord{DType::F8_E4M3, "F8_E4M3", 1},
+    DTypeRecord{DType::I16, "I16", 2},
+    DTypeRecord{DType::U16, "U16", 2},
+    DTypeRecord{DType::F16, "F16", 2},
+    DTypeRecord{DType::BF16, "BF16", 2},
+    DTypeRecord{DType::I32, "I32", 4},
+    DTypeRecord{DType::U32, "U32", 4},
+    DTypeRecord{DType::F32, "F32", 4},
+    DTypeRecord{DType::F64, "F64", 8},
+    DTypeRecord{DType::I64, "I64", 8},
+    DTypeRecord{DType::U64, "U64", 8},
+    DTypeRecord{DType::F8_E8M0, "F8_E8M0", 1},
     DTypeRecord{DType::F8_E4M3FNUZ, "F8_E4M3FNUZ", 1},
     DTypeRecord{DType::F8_E5M2FNUZ, "F8_E5M2FNUZ", 1},
     DTypeRecord{DType::C64, "C64", 8},
@@ -61,13 +69,14 @@ uint64_t readU64LittleEndian(std::span<const std::byte> bytes) {
 }
 
 // nlohmann::json keeps the last of duplicate keys silently; the format forbids duplicates.
-json parseRejectingDuplicates(const std::string& text, const std::string& source,
-                              const char* what) {
+json parseRejectingDuplicates(const std::string& text, const std::string& source, const char* what) {
     std::vector<std::set<std::string>> seenPerObject;
     std::string duplicate;
     auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::object_start) seenPerObject.emplace_back();
-        else if (event == json::parse_event_t::object_end) seenPerObject.pop_back();
+        if (event == json::parse_event_t::object_start)
+            seenPerObject.emplace_back();
+        else if (event == json::parse_event_t::object_end)
+            seenPerObject.pop_back();
         else if (event == json::parse_event_t::key && duplicate.empty() &&
                  !seenPerObject.back().insert(parsed.get<std::string>()).second)
             duplicate = parsed.get<std::string>();
@@ -83,9 +92,7 @@ json parseRejectingDuplicates(const std::string& text, const std::string& source
     return document;
 }
 
-bool multiplyChecked(uint64_t a, uint64_t b, uint64_t& out) {
-    return !__builtin_mul_overflow(a, b, &out);
-}
+bool multiplyChecked(uint64_t a, uint64_t b, uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 
 DType parseDType(const std::string& text, const std::string& source, const std::string& tensor) {
     for (const auto& r : kDTypes)
@@ -108,7 +115,8 @@ TensorInfo parseTensorEntry(const std::string& name, const json& entry, const st
     if (!shape.is_array()) fail(source, where + ": 'shape' is not an array");
     for (const json& dim : shape) {
         if (!dim.is_number_unsigned())
-            fail(source, where + ": 'shape' holds " + detail::describeValue(dim) + ", not a non-negative integer");
+            fail(source,
+                 where + ": 'shape' holds " + detail::describeValue(dim) + ", not a non-negative integer");
         const uint64_t value = dim.get<uint64_t>();
         if (value > static_cast<uint64_t>(INT64_MAX)) fail(source, where + ": shape overflows");
         info.shape.push_back(static_cast<int64_t>(value));
@@ -142,8 +150,8 @@ std::map<std::string, std::string> parseMetadata(const json& metadata, const std
     if (auto it = result.find("format"); it != result.end()) {
         static const std::set<std::string> known{"pt", "tf", "flax", "mlx"};
         if (!known.contains(it->second))
-            fail(source, "'__metadata__.format' is '" + it->second +
-                             "' (Transformers accepts pt, tf, flax or mlx)");
+            fail(source,
+                 "'__metadata__.format' is '" + it->second + "' (Transformers accepts pt, tf, flax or mlx)");
     }
     return result;
 }
@@ -191,8 +199,7 @@ const TensorInfo* SafetensorsHeader::find(const std::string& name) const {
 SafetensorsHeader parseSafetensorsHeader(std::span<const std::byte> prefix, uint64_t fileSize,
                                          const std::string& source) {
     if (fileSize < 8 || prefix.size() < 8)
-        fail(source, "file has " + std::to_string(fileSize) +
-                         " bytes, too small for a safetensors header");
+        fail(source, "file has " + std::to_string(fileSize) + " bytes, too small for a safetensors header");
     const uint64_t headerLength = readU64LittleEndian(prefix);
     if (headerLength > kMaxSafetensorsHeaderBytes)
         fail(source, "header length " + std::to_string(headerLength) + " exceeds the limit of " +
@@ -209,13 +216,14 @@ SafetensorsHeader parseSafetensorsHeader(std::span<const std::byte> prefix, uint
     SafetensorsHeader header;
     header.dataOffset = 8 + headerLength;
     for (const auto& [name, entry] : document.items()) {
-        if (name == "__metadata__") header.metadata = parseMetadata(entry, source);
-        else header.tensors.push_back(parseTensorEntry(name, entry, source));
+        if (name == "__metadata__")
+            header.metadata = parseMetadata(entry, source);
+        else
+            header.tensors.push_back(parseTensorEntry(name, entry, source));
     }
-    std::sort(header.tensors.begin(), header.tensors.end(),
-              [](const TensorInfo& a, const TensorInfo& b) {
-                  return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-              });
+    std::sort(header.tensors.begin(), header.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
     checkContiguous(header.tensors, fileSize, header.dataOffset, source);
     for (size_t i = 0; i < header.tensors.size(); ++i) header.positions[header.tensors[i].name] = i;
     return header;
@@ -256,7 +264,8 @@ void MappedFile::release(uint64_t offset, uint64_t length) const {
     if (!data_ || last <= first || last > size_) return;
     // Our mapping's pages first (a mapped page stays in the cache), then the cache itself.
     ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
-    ::posix_fadvise(descriptor_, static_cast<off_t>(first), static_cast<off_t>(last - first), POSIX_FADV_DONTNEED);
+    ::posix_fadvise(descriptor_, static_cast<off_t>(first), static_cast<off_t>(last - first),
+                    POSIX_FADV_DONTNEED);
 }
 
 void MappedFile::prefetch(uint64_t offset, uint64_t length) const {
@@ -277,8 +286,7 @@ std::span<const std::byte> SafetensorsFile::data(const TensorInfo& info) const {
 std::map<std::string, std::string> parseSafetensorsIndex(const std::string& jsonText,
                                                          const std::string& source) {
     const json document = parseRejectingDuplicates(jsonText, source, "index");
-    if (!document.is_object() || !document.contains("weight_map") ||
-        !document["weight_map"].is_object())
+    if (!document.is_object() || !document.contains("weight_map") || !document["weight_map"].is_object())
         fail(source, "has no 'weight_map' object");
     std::map<std::string, std::string> weightMap;
     for (const auto& [tensor, shard] : document["weight_map"].items()) {
@@ -317,16 +325,16 @@ Checkpoint::Checkpoint(const std::filesystem::path& modelDir) {
         for (const auto& [tensor, shard] : weightMap) {
             if (!opened.contains(shard)) {
                 if (!std::filesystem::exists(modelDir / shard))
-                    fail(indexPath.string(), "shard '" + shard + "' (holding '" + tensor +
-                                                 "') is missing from the model folder");
+                    fail(indexPath.string(),
+                         "shard '" + shard + "' (holding '" + tensor + "') is missing from the model folder");
                 files_.push_back(std::make_unique<SafetensorsFile>(modelDir / shard));
                 opened[shard] = files_.back().get();
             }
             const SafetensorsFile* file = opened[shard];
             const TensorInfo* info = file->header().find(tensor);
             if (!info)
-                fail(indexPath.string(), "maps tensor '" + tensor + "' to '" + shard +
-                                             "', which does not contain it");
+                fail(indexPath.string(),
+                     "maps tensor '" + tensor + "' to '" + shard + "', which does not contain it");
             index_[tensor] = {file, info};
         }
     } else if (std::filesystem::exists(modelDir / "pytorch_model.bin") ||
@@ -336,8 +344,7 @@ Checkpoint::Checkpoint(const std::filesystem::path& modelDir) {
                     "unpickle; convert them once to model.safetensors (see README, 'Real "
                     "checkpoints')");
     } else {
-        throw Error("'" + modelDir.string() +
-                    "' has no model.safetensors or model.safetensors.index.json");
+        throw Error("'" + modelDir.string() + "' has no model.safetensors or model.safetensors.index.json");
     }
 }
 
@@ -345,8 +352,7 @@ bool Checkpoint::contains(const std::string& name) const { return index_.contain
 
 TensorLocation Checkpoint::locate(const std::string& name) const {
     auto it = index_.find(name);
-    if (it == index_.end())
-        throw Error(describedBy_.string() + ": tensor '" + name + "' is missing");
+    if (it == index_.end()) throw Error(describedBy_.string() + ": tensor '" + name + "' is missing");
     return it->second;
 }
 
@@ -367,9 +373,8 @@ void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<in
     uint64_t expected = dtypeSize(dtype);
     for (int64_t dim : shape) expected *= static_cast<uint64_t>(dim);
     if (expected != bytes.size())
-        throw Error("safetensors writer: tensor '" + name + "' has " +
-                    std::to_string(bytes.size()) + " bytes, its shape needs " +
-                    std::to_string(expected));
+        throw Error("safetensors writer: tensor '" + name + "' has " + std::to_string(bytes.size()) +
+                    " bytes, its shape needs " + std::to_string(expected));
     for (const Pending& p : tensors_)
         if (p.name == name) throw Error("safetensors writer: tensor '" + name + "' added twice");
     tensors_.push_back({name, dtype, std::move(shape), {bytes.begin(), bytes.end()}});

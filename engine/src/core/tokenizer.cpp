@@ -17,15 +17,18 @@ namespace {
 
 // Python's str.isspace() for the code points UTF-8 text can hold.
 bool isUnicodeSpace(char32_t c) {
-    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202f || c == 0x205f || c == 0x3000;
+    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+           c == 0x3000;
 }
 
 // Decodes the code point starting at `pos` of valid UTF-8; returns its length in bytes.
 size_t decodeAt(const std::string& s, size_t pos, char32_t& out) {
     const auto b = static_cast<unsigned char>(s[pos]);
-    if (b < 0x80) { out = b; return 1; }
+    if (b < 0x80) {
+        out = b;
+        return 1;
+    }
     const size_t len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
     out = b & (0xff >> (len + 1));
     for (size_t i = 1; i < len; ++i) out = (out << 6) | (static_cast<unsigned char>(s[pos + i]) & 0x3f);
@@ -68,11 +71,21 @@ int64_t findInvalidUtf8(const std::string& text) {
         const auto b = static_cast<unsigned char>(text[i]);
         size_t len;
         char32_t min;
-        if (b < 0x80) { ++i; continue; }
-        if (b >= 0xc2 && b <= 0xdf) { len = 2; min = 0x80; }
-        else if (b >= 0xe0 && b <= 0xef) { len = 3; min = 0x800; }
-        else if (b >= 0xf0 && b <= 0xf4) { len = 4; min = 0x10000; }
-        else return static_cast<int64_t>(i);
+        if (b < 0x80) {
+            ++i;
+            continue;
+        }
+        if (b >= 0xc2 && b <= 0xdf) {
+            len = 2;
+            min = 0x80;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            len = 3;
+            min = 0x800;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            len = 4;
+            min = 0x10000;
+        } else
+            return static_cast<int64_t>(i);
         if (i + len > text.size()) return static_cast<int64_t>(i);
         char32_t cp = b & (0xff >> (len + 1));
         for (size_t k = 1; k < len; ++k) {
@@ -80,8 +93,7 @@ int64_t findInvalidUtf8(const std::string& text) {
             if ((c & 0xc0) != 0x80) return static_cast<int64_t>(i);
             cp = (cp << 6) | (c & 0x3f);
         }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return static_cast<int64_t>(i);
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return static_cast<int64_t>(i);
         i += len;
     }
     return -1;
@@ -215,9 +227,9 @@ Encoding Tokenizer::encode(const std::string& text, int64_t maxLength) const {
     return encoding;
 }
 
-Encoding Tokenizer::encodePair(const std::string& first, const std::string& second,
-                               int64_t maxLength) const {
-    if (maxLength < 4) throw Error("maximum length must be at least 4 for a pair, not " + std::to_string(maxLength));
+Encoding Tokenizer::encodePair(const std::string& first, const std::string& second, int64_t maxLength) const {
+    if (maxLength < 4)
+        throw Error("maximum length must be at least 4 for a pair, not " + std::to_string(maxLength));
     std::vector<int64_t> a = impl_->pieces(first), b = impl_->pieces(second);
     appendEos(a);
     appendEos(b);

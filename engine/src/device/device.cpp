@@ -85,8 +85,8 @@ at::Device resolveDevice(const std::string& spec) {
                     "found, or LibTorch's CUDA libraries are not installed)");
     const int count = at::accelerator::deviceCount();
     if (index >= count)
-        throw Error("device '" + spec + "' does not exist (this machine has " +
-                    std::to_string(count) + " CUDA device(s))");
+        throw Error("device '" + spec + "' does not exist (this machine has " + std::to_string(count) +
+                    " CUDA device(s))");
     return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
@@ -120,7 +120,8 @@ std::string cpuModelName() {
 }
 
 void setComputeThreads(int threads) {
-    const int count = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int count =
+        threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     // LibTorch allows the inter-op pool to be sized once, before any parallel work.
     static std::once_flag interop;
     std::call_once(interop, [] { at::set_num_interop_threads(1); });
@@ -135,8 +136,8 @@ std::vector<DeviceDescription> listDevices() {
     std::vector<DeviceDescription> devices;
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const DeviceMemory ram = detail::deviceMemory(at::Device(at::kCPU));
-    devices.push_back({"cpu", "CPU (" + std::to_string(cores) + " threads)", false, ram.totalBytes,
-                       ram.freeBytes});
+    devices.push_back(
+        {"cpu", "CPU (" + std::to_string(cores) + " threads)", false, ram.totalBytes, ram.freeBytes});
     if (detail::cudaAvailable()) {
         for (int i = 0; i < at::accelerator::deviceCount(); ++i) {
             const auto memory = detail::deviceMemory(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(i)));

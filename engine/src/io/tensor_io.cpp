@@ -9,9 +9,12 @@ namespace sida::detail {
 
 at::ScalarType scalarTypeOf(DType dtype, const std::string& tensorName, const std::string& file) {
     switch (dtype) {
-    case DType::F32: return at::kFloat;
-    case DType::F16: return at::kHalf;
-    case DType::BF16: return at::kBFloat16;
+    case DType::F32:
+        return at::kFloat;
+    case DType::F16:
+        return at::kHalf;
+    case DType::BF16:
+        return at::kBFloat16;
     default:
         throw Error(file + ": tensor '" + tensorName + "' is stored as " + dtypeName(dtype) +
                     "; SiDA reads F32, F16 and BF16 weights");
@@ -20,13 +23,20 @@ at::ScalarType scalarTypeOf(DType dtype, const std::string& tensorName, const st
 
 DType dtypeOf(at::ScalarType type) {
     switch (type) {
-    case at::kFloat: return DType::F32;
-    case at::kHalf: return DType::F16;
-    case at::kBFloat16: return DType::BF16;
-    case at::kLong: return DType::I64;
-    case at::kInt: return DType::I32;
-    case at::kBool: return DType::BOOL;
-    default: throw Error(std::string("cannot store dtype ") + at::toString(type) + " in safetensors");
+    case at::kFloat:
+        return DType::F32;
+    case at::kHalf:
+        return DType::F16;
+    case at::kBFloat16:
+        return DType::BF16;
+    case at::kLong:
+        return DType::I64;
+    case at::kInt:
+        return DType::I32;
+    case at::kBool:
+        return DType::BOOL;
+    default:
+        throw Error(std::string("cannot store dtype ") + at::toString(type) + " in safetensors");
     }
 }
 
@@ -48,9 +58,12 @@ at::Tensor readTensor(const TensorLocation& location, at::ScalarType target) {
 at::Tensor readStoredTensor(const TensorLocation& location) {
     const TensorInfo& info = *location.info;
     at::ScalarType stored;
-    if (info.dtype == DType::I64) stored = at::kLong;
-    else if (info.dtype == DType::I32) stored = at::kInt;
-    else return readTensor(location, scalarTypeOf(info.dtype, info.name, location.file->path().string()));
+    if (info.dtype == DType::I64)
+        stored = at::kLong;
+    else if (info.dtype == DType::I32)
+        stored = at::kInt;
+    else
+        return readTensor(location, scalarTypeOf(info.dtype, info.name, location.file->path().string()));
     at::Tensor tensor = at::empty(shapeOf(info), at::TensorOptions().dtype(stored));
     const auto bytes = location.file->data(info);
     if (!bytes.empty()) std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());

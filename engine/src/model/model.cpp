@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include "core/json_fields.h"
 #include "device/device.h"
 #include "model/model_impl.h"
-#include "core/json_fields.h"
 #include "predictor/predictor_net.h"
 #include "serving/serving_hooks.h"
 
@@ -26,17 +26,17 @@ std::string gib(double bytes) {
 
 // An absurd but well-formed config (num_experts 1e9) must be refused before anything is
 // allocated: compare the estimated size with the memory the device has.
-void checkFitsInMemory(const std::filesystem::path& dir, const SwitchConfig& config,
-                       at::ScalarType dtype, const at::Device& device) {
+void checkFitsInMemory(const std::filesystem::path& dir, const SwitchConfig& config, at::ScalarType dtype,
+                       const at::Device& device) {
     const double bytes = static_cast<double>(detail::expectedParameterCount(config, 0)) *
                          static_cast<double>(at::elementSize(dtype));
     const DeviceMemory memory = detail::deviceMemory(device);
     if (memory.freeBytes > 0 && bytes > static_cast<double>(memory.freeBytes))
-        throw Error("model '" + dir.string() + "' needs about " + gib(bytes) + " in " +
-                    at::toString(dtype) + " but only " + gib(static_cast<double>(memory.freeBytes)) +
-                    " is available on " + device.str() + " (config.json: d_model " +
-                    std::to_string(config.d_model) + ", " + std::to_string(config.num_experts) +
-                    " experts, d_ff " + std::to_string(config.d_ff) + ")");
+        throw Error("model '" + dir.string() + "' needs about " + gib(bytes) + " in " + at::toString(dtype) +
+                    " but only " + gib(static_cast<double>(memory.freeBytes)) + " is available on " +
+                    device.str() + " (config.json: d_model " + std::to_string(config.d_model) + ", " +
+                    std::to_string(config.num_experts) + " experts, d_ff " + std::to_string(config.d_ff) +
+                    ")");
 }
 
 // Hugging Face names unnamed classes LABEL_<id>.
@@ -79,8 +79,7 @@ std::filesystem::path defaultModelDir() {
     candidates.push_back(executableDir() / "../share/sida-studio/models/sst2-switch");
     candidates.emplace_back(SIDA_SOURCE_MODEL_DIR);
     for (const auto& dir : candidates)
-        if (std::filesystem::exists(dir / "config.json"))
-            return std::filesystem::weakly_canonical(dir);
+        if (std::filesystem::exists(dir / "config.json")) return std::filesystem::weakly_canonical(dir);
     return {};
 }
 
@@ -88,8 +87,7 @@ std::string validateInput(const TextInput& input) {
     auto check = [](const std::string& text, const char* what) -> std::string {
         if (const int64_t bad = findInvalidUtf8(text); bad >= 0)
             return std::string(what) + " is not valid UTF-8 (bad byte at offset " + std::to_string(bad) + ")";
-        if (isBlankText(text))
-            return std::string(what) + " is empty";
+        if (isBlankText(text)) return std::string(what) + " is empty";
         return {};
     };
     if (auto error = check(input.text, input.pair ? "the first sentence" : "the text"); !error.empty())
@@ -134,8 +132,10 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     impl->info.tokenizerPieces = impl->tokenizer->pieceCount();
     if (impl->tokenizer->vocabSize() > impl->info.config.vocab_size)
         throw Error((dir / "spiece.model").string() + " has " +
-                    std::to_string(impl->tokenizer->pieceCount()) + " pieces (+100 extra ids), more "
-                    "than config.json's vocab_size " + std::to_string(impl->info.config.vocab_size));
+                    std::to_string(impl->tokenizer->pieceCount()) +
+                    " pieces (+100 extra ids), more "
+                    "than config.json's vocab_size " +
+                    std::to_string(impl->info.config.vocab_size));
 
     if (progress) progress({"opening checkpoint", 0, 0, ""});
     impl->checkpoint = std::make_unique<Checkpoint>(dir);
@@ -143,9 +143,9 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     const int64_t labels = detail::loadSwitchWeights(impl->info.config, *impl->checkpoint, impl->dtype,
                                                      impl->device, impl->weights, progress, cancel,
                                                      /*includeExperts=*/false);
-    impl->experts = std::make_unique<detail::ExpertStore>(impl->info.config, impl->info.config.sparseBlocks(),
-                                                          *impl->checkpoint, impl->dtype, impl->device, progress,
-                                                          cancel);
+    impl->experts =
+        std::make_unique<detail::ExpertStore>(impl->info.config, impl->info.config.sparseBlocks(),
+                                              *impl->checkpoint, impl->dtype, impl->device, progress, cancel);
     impl->experts->fillAll();
     if (labels > 0) impl->info.labels = labelNames(impl->info.config, labels);
     detail::describeModel(impl->info, impl->weights, impl->checkpoint.get(), impl->dtype, impl->device);
@@ -191,7 +191,9 @@ std::vector<Classification> Model::classify(const std::vector<TextInput>& inputs
         detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
         const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
         const at::Tensor probs =
-            at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1).to(at::kDouble).cpu();
+            at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1)
+                .to(at::kDouble)
+                .cpu();
         for (size_t j = start; j < end; ++j) {
             Classification& r = results[runnable[j]];
             const at::Tensor row = probs[static_cast<int64_t>(j - start)];
@@ -230,7 +232,8 @@ std::vector<EncoderDump> Model::inspect(const std::vector<std::vector<int64_t>>&
     const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
     at::Tensor probs;
     if (m.weights.classifier.present())
-        probs = at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1).to(at::kDouble);
+        probs =
+            at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1).to(at::kDouble);
 
     std::vector<EncoderDump> dumps(sequences.size());
     for (size_t b = 0; b < sequences.size(); ++b) {

@@ -23,7 +23,7 @@ struct Model::Impl {
     LoadOptions options;
     std::unique_ptr<Checkpoint> checkpoint; ///< kept open: the mapped host tier of the experts
     std::unique_ptr<Tokenizer> tokenizer;
-    detail::SwitchWeights weights; ///< everything but the experts, on `device`
+    detail::SwitchWeights weights;                ///< everything but the experts, on `device`
     std::unique_ptr<detail::ExpertStore> experts; ///< the experts: host tier and device pool
     at::Device device{at::kCPU};
     at::ScalarType dtype = at::kFloat;
@@ -47,14 +47,13 @@ at::ScalarType parseComputeDType(const std::string& name);
 /// routers stay float32), the experts too when `includeExperts` (training) — serving keeps them
 /// in an ExpertStore instead. Every name and shape is checked first. Returns the number of labels
 /// of the classifier head (0 if none).
-int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoint,
-                          at::ScalarType dtype, at::Device device, SwitchWeights& weights,
-                          const ProgressCallback& progress, const CancelToken& cancel,
-                          bool includeExperts = true);
+int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoint, at::ScalarType dtype,
+                          at::Device device, SwitchWeights& weights, const ProgressCallback& progress,
+                          const CancelToken& cancel, bool includeExperts = true);
 
 /// Writes weights as model.safetensors in `storage` dtype (routers keep float32).
-void saveSwitchWeights(const SwitchConfig& config, const SwitchWeights& weights,
-                       at::ScalarType storage, const std::filesystem::path& file);
+void saveSwitchWeights(const SwitchConfig& config, const SwitchWeights& weights, at::ScalarType storage,
+                       const std::filesystem::path& file);
 
 /// Fills the ModelInfo fields that follow from the config, the weights and the checkpoint.
 void describeModel(ModelInfo& info, const SwitchWeights& weights, const Checkpoint* checkpoint,

@@ -29,9 +29,9 @@ int64_t classifierLabels(const SwitchConfig& config, const Checkpoint& checkpoin
         throw Error(location.file->path().string() +
                     ": tensor 'classifier.out_proj.weight' must have shape [labels, d_model]");
     if (!config.id2label.empty() && static_cast<int64_t>(config.id2label.size()) != shape[0])
-        throw Error(location.file->path().string() + ": the classifier head has " +
-                    std::to_string(shape[0]) + " outputs but config.json's id2label names " +
-                    std::to_string(config.id2label.size()) + " labels");
+        throw Error(location.file->path().string() + ": the classifier head has " + std::to_string(shape[0]) +
+                    " outputs but config.json's id2label names " + std::to_string(config.id2label.size()) +
+                    " labels");
     return shape[0];
 }
 
@@ -58,9 +58,8 @@ TensorLocation locateSlot(const Checkpoint& checkpoint, const TensorSlot& slot) 
 
 void checkShape(const TensorSlot& slot, const TensorLocation& location) {
     if (location.info->shape != slot.shape)
-        throw Error(location.file->path().string() + ": tensor '" + location.info->name +
-                    "' has shape " + shapeText(location.info->shape) + " but config.json implies " +
-                    shapeText(slot.shape));
+        throw Error(location.file->path().string() + ": tensor '" + location.info->name + "' has shape " +
+                    shapeText(location.info->shape) + " but config.json implies " + shapeText(slot.shape));
 }
 
 } // namespace
@@ -74,9 +73,9 @@ at::ScalarType parseComputeDType(const std::string& name) {
     throw Error("compute dtype '" + name + "' is unknown (use float32 or bfloat16)");
 }
 
-int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoint,
-                          at::ScalarType dtype, at::Device device, SwitchWeights& weights,
-                          const ProgressCallback& progress, const CancelToken& cancel, bool includeExperts) {
+int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoint, at::ScalarType dtype,
+                          at::Device device, SwitchWeights& weights, const ProgressCallback& progress,
+                          const CancelToken& cancel, bool includeExperts) {
     refuseGatedExperts(checkpoint);
     refuseConfigLargerThanCheckpoint(config, checkpoint);
     const int64_t numLabels = classifierLabels(config, checkpoint);
@@ -103,8 +102,8 @@ int64_t loadSwitchWeights(const SwitchConfig& config, const Checkpoint& checkpoi
     return numLabels;
 }
 
-void saveSwitchWeights(const SwitchConfig& config, const SwitchWeights& weights,
-                       at::ScalarType storage, const std::filesystem::path& file) {
+void saveSwitchWeights(const SwitchConfig& config, const SwitchWeights& weights, at::ScalarType storage,
+                       const std::filesystem::path& file) {
     SafetensorsWriter writer;
     for (const ConstTensorSlot& slot : tensorSlots(config, headLabels(weights), weights))
         addTensor(writer, slot.name, slot.isRouter ? *slot.tensor : slot.tensor->to(storage));

@@ -31,14 +31,14 @@ at::Tensor feedForward(const ExpertWeights& w, const at::Tensor& h, const std::s
 at::Tensor positionBias(const SwitchConfig& c, const SwitchWeights& w, const at::Tensor& mask,
                         at::ScalarType dtype) {
     const int64_t length = mask.size(1);
-    const at::Tensor buckets = relativePositionBuckets(length, c.relative_attention_num_buckets,
-                                                       c.relative_attention_max_distance)
-                                   .to(w.relativeBias.device());
+    const at::Tensor buckets =
+        relativePositionBuckets(length, c.relative_attention_num_buckets, c.relative_attention_max_distance)
+            .to(w.relativeBias.device());
     const at::Tensor bias = at::embedding(w.relativeBias, buckets).permute({2, 0, 1}).unsqueeze(0);
-    const double minValue = dtype == at::kBFloat16 ? -3.3895313892515355e38
-                                                   : static_cast<double>(std::numeric_limits<float>::lowest());
-    const at::Tensor additiveMask =
-        (1 - mask.to(dtype)).unsqueeze(1).unsqueeze(1) * minValue;
+    const double minValue = dtype == at::kBFloat16
+                                ? -3.3895313892515355e38
+                                : static_cast<double>(std::numeric_limits<float>::lowest());
+    const at::Tensor additiveMask = (1 - mask.to(dtype)).unsqueeze(1).unsqueeze(1) * minValue;
     return bias.to(dtype) + additiveMask;
 }
 
@@ -57,8 +57,8 @@ at::Tensor selfAttention(const SwitchConfig& c, const BlockWeights& b, const at:
 }
 
 // Per (sequence, expert), tokens in position order beyond expert_capacity lose their expert.
-at::Tensor capacityDropped(const at::Tensor& expert, const at::Tensor& sequenceOf,
-                           int64_t numExperts, int64_t capacity) {
+at::Tensor capacityDropped(const at::Tensor& expert, const at::Tensor& sequenceOf, int64_t numExperts,
+                           int64_t capacity) {
     const int64_t n = expert.size(0);
     if (n == 0) return at::zeros({0}, expert.options().dtype(at::kBool));
     const at::Tensor key = sequenceOf * numExperts + expert;
@@ -114,8 +114,8 @@ at::Tensor moeLayer(const SwitchConfig& c, const BlockWeights& block, int moeLay
         const at::Tensor slots = order.slice(0, start, start + count[e]);
         start += count[e];
         const at::Tensor index = tokenOf.index_select(0, slots);
-        const at::Tensor y = feedForward(hooks.expert(moeLayerIndex, e), tokens.index_select(0, index),
-                                         c.dense_act_fn, o);
+        const at::Tensor y =
+            feedForward(hooks.expert(moeLayerIndex, e), tokens.index_select(0, index), c.dense_act_fn, o);
         output.index_add_(0, index, y * weights.index_select(0, slots).unsqueeze(1));
     }
     at::Tensor full = at::zeros({normed.size(0) * normed.size(1), d}, normed.options());
@@ -161,8 +161,7 @@ at::Tensor relativePositionBuckets(int64_t length, int64_t numBuckets, int64_t m
     const at::Tensor isSmall = relative.lt(maxExact);
     // Clamped at 1 so that log never sees 0 (those entries are "small" and discarded anyway).
     at::Tensor large = maxExact + (at::log(relative.clamp_min(1).to(at::kFloat) / maxExact) /
-                                   std::log(static_cast<double>(maxDistance) / maxExact) *
-                                   (half - maxExact))
+                                   std::log(static_cast<double>(maxDistance) / maxExact) * (half - maxExact))
                                       .to(at::kLong);
     large = at::clamp_max(large, half - 1);
     return buckets + at::where(isSmall, relative, large);

@@ -90,17 +90,17 @@ struct ForwardOptions {
 };
 
 struct EncoderOutput {
-    at::Tensor hidden;            ///< [B, S, d] last_hidden_state (after the final norm)
-    std::vector<MoeRecord> moe;   ///< one per sparse block, in order
+    at::Tensor hidden;          ///< [B, S, d] last_hidden_state (after the final norm)
+    std::vector<MoeRecord> moe; ///< one per sparse block, in order
 };
 
 /// Runs the encoder. `hooks` decides routing and supplies expert weights.
-EncoderOutput runEncoder(const SwitchConfig& config, const SwitchWeights& weights,
-                         const TokenBatch& batch, MoeHooks& hooks, const ForwardOptions& options);
+EncoderOutput runEncoder(const SwitchConfig& config, const SwitchWeights& weights, const TokenBatch& batch,
+                         MoeHooks& hooks, const ForwardOptions& options);
 
 /// Masked mean pooling, then classifier.dense, tanh, classifier.out_proj: [B, labels] logits.
-at::Tensor classifierLogits(const SwitchWeights& weights, const at::Tensor& hidden,
-                            const at::Tensor& mask, const ForwardOptions& options);
+at::Tensor classifierLogits(const SwitchWeights& weights, const at::Tensor& hidden, const at::Tensor& mask,
+                            const ForwardOptions& options);
 
 /// Hugging Face's _relative_position_bucket for the encoder (bidirectional), [S, S] int64.
 at::Tensor relativePositionBuckets(int64_t length, int64_t numBuckets, int64_t maxDistance);
@@ -109,7 +109,6 @@ at::Tensor relativePositionBuckets(int64_t length, int64_t numBuckets, int64_t m
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 /// The router of one sparse block on normed real tokens (jitter only when training).
-RouterOutput runRouter(const BlockWeights& block, const at::Tensor& normed,
-                       const ForwardOptions& options);
+RouterOutput runRouter(const BlockWeights& block, const at::Tensor& normed, const ForwardOptions& options);
 
 } // namespace sida::detail

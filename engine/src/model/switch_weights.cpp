@@ -79,8 +79,7 @@ std::vector<TensorSlot> tensorSlots(const SwitchConfig& c, int64_t numLabels, Sw
     return slotsOf<TensorSlot>(c, numLabels, w);
 }
 
-std::vector<ConstTensorSlot> tensorSlots(const SwitchConfig& c, int64_t numLabels,
-                                         const SwitchWeights& w) {
+std::vector<ConstTensorSlot> tensorSlots(const SwitchConfig& c, int64_t numLabels, const SwitchWeights& w) {
     return slotsOf<ConstTensorSlot>(c, numLabels, w);
 }
 
@@ -119,8 +118,8 @@ int64_t expectedParameterCount(const SwitchConfig& c, int64_t numLabels) {
     const int64_t sparse = sparseBlockCount(c), dense = c.num_layers - sparse;
     const int64_t perBlock = saturatingAdd(product({4, d, inner}), product({2, d}));
     const int64_t perDense = product({2, d, c.d_ff});
-    const int64_t perSparse = saturatingAdd(saturatingAdd(product({e, d}), c.router_bias ? e : 0),
-                                            product({e, 2, d, c.d_ff}));
+    const int64_t perSparse =
+        saturatingAdd(saturatingAdd(product({e, d}), c.router_bias ? e : 0), product({e, 2, d, c.d_ff}));
     int64_t total = saturatingAdd(product({c.vocab_size, d}),
                                   saturatingAdd(product({c.relative_attention_num_buckets, c.num_heads}), d));
     total = saturatingAdd(total, product({c.num_layers, perBlock}));

@@ -19,13 +19,13 @@ struct ExpertWeights {
 
 struct BlockWeights {
     bool sparse = false;
-    at::Tensor attentionNorm; ///< [d]
-    at::Tensor q, k, v;       ///< [H*d_kv, d]
-    at::Tensor o;             ///< [d, H*d_kv]
-    at::Tensor ffNorm;        ///< [d]
-    ExpertWeights dense;      ///< dense blocks only
-    at::Tensor router;        ///< sparse blocks: [E, d], always float32
-    at::Tensor routerBias;    ///< [E] when config.router_bias, else undefined
+    at::Tensor attentionNorm;           ///< [d]
+    at::Tensor q, k, v;                 ///< [H*d_kv, d]
+    at::Tensor o;                       ///< [d, H*d_kv]
+    at::Tensor ffNorm;                  ///< [d]
+    ExpertWeights dense;                ///< dense blocks only
+    at::Tensor router;                  ///< sparse blocks: [E, d], always float32
+    at::Tensor routerBias;              ///< [E] when config.router_bias, else undefined
     std::vector<ExpertWeights> experts; ///< sparse blocks: E experts
 };
 
@@ -36,10 +36,10 @@ struct ClassifierWeights {
 };
 
 struct SwitchWeights {
-    at::Tensor shared;           ///< [V, d]
-    at::Tensor relativeBias;     ///< [buckets, H], block 0's table
+    at::Tensor shared;       ///< [V, d]
+    at::Tensor relativeBias; ///< [buckets, H], block 0's table
     std::vector<BlockWeights> blocks;
-    at::Tensor finalNorm;        ///< [d]
+    at::Tensor finalNorm; ///< [d]
     ClassifierWeights classifier;
 };
 
@@ -61,8 +61,7 @@ void resizeWeights(const SwitchConfig& config, SwitchWeights& weights);
 /// Every tensor of the encoder classifier with its Hugging Face name, in a fixed order (the
 /// classifier head when numLabels > 0). The one place that knows the names. `weights` must be
 /// sized to the config (resizeWeights).
-std::vector<TensorSlot> tensorSlots(const SwitchConfig& config, int64_t numLabels,
-                                    SwitchWeights& weights);
+std::vector<TensorSlot> tensorSlots(const SwitchConfig& config, int64_t numLabels, SwitchWeights& weights);
 std::vector<ConstTensorSlot> tensorSlots(const SwitchConfig& config, int64_t numLabels,
                                          const SwitchWeights& weights);
 

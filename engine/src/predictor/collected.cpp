@@ -24,7 +24,8 @@ std::vector<std::filesystem::path> shardsIn(const std::filesystem::path& dir) {
     if (!std::filesystem::is_directory(dir)) return shards;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         const std::string name = entry.path().filename().string();
-        if (name.rfind("shard-", 0) == 0 && entry.path().extension() == ".safetensors") shards.push_back(entry.path());
+        if (name.rfind("shard-", 0) == 0 && entry.path().extension() == ".safetensors")
+            shards.push_back(entry.path());
     }
     std::sort(shards.begin(), shards.end());
     return shards;
@@ -33,7 +34,8 @@ std::vector<std::filesystem::path> shardsIn(const std::filesystem::path& dir) {
 std::string metadataOf(const SafetensorsFile& file, const std::string& key) {
     const auto& m = file.header().metadata;
     auto it = m.find(key);
-    if (it == m.end()) throw Error(file.path().string() + ": metadata '" + key + "' is missing (not made by sida collect?)");
+    if (it == m.end())
+        throw Error(file.path().string() + ": metadata '" + key + "' is missing (not made by sida collect?)");
     return it->second;
 }
 
@@ -56,9 +58,11 @@ void writeShard(const std::filesystem::path& path, const TeacherData& t, const s
     writer.write(path);
 }
 
-TeacherData readShard(const std::filesystem::path& path, const std::vector<int64_t>& blocks, const std::string& fingerprint) {
+TeacherData readShard(const std::filesystem::path& path, const std::vector<int64_t>& blocks,
+                      const std::string& fingerprint) {
     const SafetensorsFile file(path);
-    if (metadataOf(file, "sida") != "router-logits") throw Error(path.string() + ": not a router-logits shard");
+    if (metadataOf(file, "sida") != "router-logits")
+        throw Error(path.string() + ": not a router-logits shard");
     if (metadataOf(file, "model_fingerprint") != fingerprint)
         throw Error(path.string() + ": collected from another model (its model_fingerprint differs)");
     auto tensor = [&](const std::string& name) {
@@ -81,8 +85,10 @@ TeacherData readShard(const std::filesystem::path& path, const std::vector<int64
     for (int64_t block : blocks) {
         t.topValues.push_back(tensor("top_values." + std::to_string(block)).to(at::kFloat));
         t.topIndices.push_back(tensor("top_indices." + std::to_string(block)).to(at::kLong));
-        if (t.topValues.back().size(0) != ids.numel() || t.topIndices.back().sizes() != t.topValues.back().sizes())
-            throw Error(path.string() + ": layer " + std::to_string(block) + "'s logits do not match the ids");
+        if (t.topValues.back().size(0) != ids.numel() ||
+            t.topIndices.back().sizes() != t.topValues.back().sizes())
+            throw Error(path.string() + ": layer " + std::to_string(block) +
+                        "'s logits do not match the ids");
     }
     return t;
 }
@@ -106,9 +112,11 @@ void append(TeacherData& all, TeacherData part) {
 
 } // namespace
 
-TeacherData readCollected(const std::filesystem::path& dir, const Model::Impl& model, const std::string& fingerprint) {
+TeacherData readCollected(const std::filesystem::path& dir, const Model::Impl& model,
+                          const std::string& fingerprint) {
     const auto shards = shardsIn(dir);
-    if (shards.empty()) throw Error("'" + dir.string() + "' holds no collected shards (run 'sida collect' first)");
+    if (shards.empty())
+        throw Error("'" + dir.string() + "' holds no collected shards (run 'sida collect' first)");
     TeacherData all;
     for (const auto& shard : shards) append(all, readShard(shard, model.info.moeBlocks, fingerprint));
     return all;
@@ -128,7 +136,8 @@ CollectResult collectRouterLogits(const Model& model, const Dataset& data, const
     std::vector<std::vector<int64_t>> sequences;
     for (const Example& e : data.examples)
         sequences.push_back((e.pair ? m.tokenizer->encodePair(e.text, *e.pair, m.info.maxLength)
-                                    : m.tokenizer->encode(e.text, m.info.maxLength)).ids);
+                                    : m.tokenizer->encode(e.text, m.info.maxLength))
+                                .ids);
     CollectResult result;
     result.fullLogits = options.topT >= m.config().num_experts;
     const auto total = static_cast<int64_t>(sequences.size());
@@ -152,7 +161,8 @@ CollectResult collectRouterLogits(const Model& model, const Dataset& data, const
         const detail::TeacherData part = detail::collectTeacher(
             m, {sequences.begin() + first, sequences.begin() + last}, options.topT, options.batchSize,
             [&](const Progress& p) {
-                if (progress) progress({"collecting", first + p.done, total, "shard " + std::to_string(index)});
+                if (progress)
+                    progress({"collecting", first + p.done, total, "shard " + std::to_string(index)});
             },
             cancel);
         detail::writeShard(path, part, fingerprint, m.info.moeBlocks, result.fullLogits);

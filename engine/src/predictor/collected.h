@@ -11,6 +11,7 @@
 namespace sida::detail {
 
 /// Reads every shard of a collection made for this model (its fingerprint must match).
-TeacherData readCollected(const std::filesystem::path& dir, const Model::Impl& model, const std::string& fingerprint);
+TeacherData readCollected(const std::filesystem::path& dir, const Model::Impl& model,
+                          const std::string& fingerprint);
 
 } // namespace sida::detail

@@ -15,14 +15,16 @@ at::Tensor TeacherData::rowsOf(const std::vector<size_t>& sequenceIndices) const
     return at::tensor(rows, at::kLong);
 }
 
-TeacherData collectTeacher(const Model::Impl& model, std::vector<std::vector<int64_t>> sequences, int64_t topT,
-                           int batchSize, const ProgressCallback& progress, const CancelToken& cancel) {
+TeacherData collectTeacher(const Model::Impl& model, std::vector<std::vector<int64_t>> sequences,
+                           int64_t topT, int batchSize, const ProgressCallback& progress,
+                           const CancelToken& cancel) {
     const SwitchConfig& c = model.config();
     TeacherData teacher;
     teacher.topT = std::min(topT, c.num_experts);
     teacher.sequences = std::move(sequences);
     teacher.offsets = {0};
-    for (const auto& s : teacher.sequences) teacher.offsets.push_back(teacher.offsets.back() + static_cast<int64_t>(s.size()));
+    for (const auto& s : teacher.sequences)
+        teacher.offsets.push_back(teacher.offsets.back() + static_cast<int64_t>(s.size()));
     const size_t layers = model.info.moeBlocks.size();
     std::vector<std::vector<at::Tensor>> values(layers), indices(layers);
 
@@ -46,13 +48,15 @@ TeacherData collectTeacher(const Model::Impl& model, std::vector<std::vector<int
     }
     for (size_t l = 0; l < layers; ++l) {
         teacher.topValues.push_back(values[l].empty() ? at::empty({0, teacher.topT}) : at::cat(values[l]));
-        teacher.topIndices.push_back(indices[l].empty() ? at::empty({0, teacher.topT}, at::kLong) : at::cat(indices[l]));
+        teacher.topIndices.push_back(indices[l].empty() ? at::empty({0, teacher.topT}, at::kLong)
+                                                        : at::cat(indices[l]));
     }
     return teacher;
 }
 
 EmbeddedBatch embedBatch(const at::Tensor& sharedEmbedding, int64_t padId,
-                         const std::vector<const std::vector<int64_t>*>& sequences, const at::Device& device) {
+                         const std::vector<const std::vector<int64_t>*>& sequences,
+                         const at::Device& device) {
     const TokenBatch tokens = padSequences(sequences, padId, sharedEmbedding.device());
     EmbeddedBatch batch;
     batch.embeddings = at::embedding(sharedEmbedding, tokens.ids).to(device, at::kFloat);
@@ -79,7 +83,8 @@ at::Tensor distillationLoss(const at::Tensor& student, const std::vector<at::Ten
     return total / static_cast<double>(std::max<size_t>(1, teacherValues.size()));
 }
 
-void countHits(const at::Tensor& student, const std::vector<at::Tensor>& teacherTop1, int64_t k, HitCounts& counts) {
+void countHits(const at::Tensor& student, const std::vector<at::Tensor>& teacherTop1, int64_t k,
+               HitCounts& counts) {
     const auto layers = static_cast<int64_t>(teacherTop1.size());
     counts.top1.resize(layers, 0);
     counts.topK.resize(layers, 0);

@@ -29,8 +29,9 @@ struct TeacherData {
 };
 
 /// Runs the model (routers deciding, no capacity limit) over `sequences` on the model's device.
-TeacherData collectTeacher(const Model::Impl& model, std::vector<std::vector<int64_t>> sequences, int64_t topT,
-                           int batchSize, const ProgressCallback& progress, const CancelToken& cancel);
+TeacherData collectTeacher(const Model::Impl& model, std::vector<std::vector<int64_t>> sequences,
+                           int64_t topT, int batchSize, const ProgressCallback& progress,
+                           const CancelToken& cancel);
 
 /// The frozen token embeddings of a batch of sequences and their mask, on `device`.
 struct EmbeddedBatch {

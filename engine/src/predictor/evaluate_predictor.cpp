@@ -21,13 +21,14 @@ std::vector<std::vector<int64_t>> tokenize(const Model::Impl& m, const Dataset& 
     std::vector<std::vector<int64_t>> sequences;
     for (const Example& e : data.examples)
         sequences.push_back((e.pair ? m.tokenizer->encodePair(e.text, *e.pair, m.info.maxLength)
-                                    : m.tokenizer->encode(e.text, m.info.maxLength)).ids);
+                                    : m.tokenizer->encode(e.text, m.info.maxLength))
+                                .ids);
     return sequences;
 }
 
 // Per sequence: the share of the router's experts that the predicted top-k set covers.
-void accumulateSets(const at::Tensor& predictedTopK, const at::Tensor& actual, const std::vector<int64_t>& offsets,
-                    PredictorLayerReport& layer) {
+void accumulateSets(const at::Tensor& predictedTopK, const at::Tensor& actual,
+                    const std::vector<int64_t>& offsets, PredictorLayerReport& layer) {
     const int64_t k = predictedTopK.size(1);
     const int64_t* p = predictedTopK.data_ptr<int64_t>();
     const int64_t* a = actual.data_ptr<int64_t>();
@@ -67,7 +68,8 @@ std::pair<double, double> timePerSequence(const Model::Impl& m, detail::Predicto
         run(sequences[0]); // warm-up
         const auto start = Clock::now();
         for (size_t i = 0; i < n; ++i) run(sequences[i]);
-        return std::chrono::duration<double, std::milli>(Clock::now() - start).count() / static_cast<double>(n);
+        return std::chrono::duration<double, std::milli>(Clock::now() - start).count() /
+               static_cast<double>(n);
     };
     const double predictor = time([&](const std::vector<int64_t>& s) {
         const auto batch = detail::embedBatch(m.weights.shared, m.config().pad_token_id, {&s}, m.device);
@@ -76,17 +78,20 @@ std::pair<double, double> timePerSequence(const Model::Impl& m, detail::Predicto
     const double model = time([&](const std::vector<int64_t>& s) {
         const auto batch = detail::padSequences({&s}, m.config().pad_token_id, m.device);
         const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
-        if (m.weights.classifier.present()) (void)detail::classifierLogits(m.weights, out.hidden, batch.mask, {}).cpu();
+        if (m.weights.classifier.present())
+            (void)detail::classifierLogits(m.weights, out.hidden, batch.mask, {}).cpu();
     });
     return {predictor, model};
 }
 
 } // namespace
 
-PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int topK, const ProgressCallback& progress,
-                                  const CancelToken& cancel) {
+PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int topK,
+                                  const ProgressCallback& progress, const CancelToken& cancel) {
     const Model::Impl& m = model.impl();
-    if (!m.predictor) throw Error("model '" + m.info.path.string() + "' has no predictor (train one with 'sida train-predictor')");
+    if (!m.predictor)
+        throw Error("model '" + m.info.path.string() +
+                    "' has no predictor (train one with 'sida train-predictor')");
     const int64_t experts = m.config().num_experts;
     if (topK < 1 || topK > experts) throw Error("top-k must be in 1.." + std::to_string(experts));
     c10::InferenceMode guard;
@@ -103,12 +108,15 @@ PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int t
     for (size_t first = 0; first < teacher.sequences.size(); first += 64) {
         cancel.throwIfCancelled();
         std::vector<const std::vector<int64_t>*> batch;
-        for (size_t i = first; i < std::min(teacher.sequences.size(), first + 64); ++i) batch.push_back(&teacher.sequences[i]);
+        for (size_t i = first; i < std::min(teacher.sequences.size(), first + 64); ++i)
+            batch.push_back(&teacher.sequences[i]);
         const at::Tensor logits = detail::predictRealTokens(
             net, detail::embedBatch(m.weights.shared, m.config().pad_token_id, batch, m.device));
         for (size_t l = 0; l < layers; ++l)
             parts[l].push_back(std::get<1>(logits[static_cast<int64_t>(l)].topk(topK, -1)).cpu());
-        if (progress) progress({"running the predictor", static_cast<int64_t>(first + batch.size()), report.sequences, ""});
+        if (progress)
+            progress(
+                {"running the predictor", static_cast<int64_t>(first + batch.size()), report.sequences, ""});
     }
     for (size_t l = 0; l < layers; ++l) {
         const at::Tensor topk = parts[l].empty() ? at::empty({0, topK}, at::kLong) : at::cat(parts[l]);
@@ -122,7 +130,8 @@ PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int t
         for (int64_t r = 0; r < report.tokens; ++r) ++layer.confusion[p[r]][a[r]];
         const double tokens = static_cast<double>(std::max<int64_t>(1, report.tokens));
         layer.top1HitRate = static_cast<double>(top1.eq(actual).sum().item<int64_t>()) / tokens;
-        layer.topKHitRate = static_cast<double>(topk.eq(actual.unsqueeze(1)).any(1).sum().item<int64_t>()) / tokens;
+        layer.topKHitRate =
+            static_cast<double>(topk.eq(actual.unsqueeze(1)).any(1).sum().item<int64_t>()) / tokens;
         accumulateSets(topk.contiguous(), actual, teacher.offsets, layer);
         const double sequences = static_cast<double>(std::max<int64_t>(1, report.sequences));
         layer.setRecall /= sequences;
@@ -130,12 +139,14 @@ PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int t
         layer.routerSetSize /= sequences;
         layer.misses = frequentMisses(layer.confusion, 10);
         const at::Tensor usage = at::bincount(actual, {}, experts);
-        report.majorityBaseline += static_cast<double>(usage.max().item<int64_t>()) / tokens / static_cast<double>(layers);
+        report.majorityBaseline +=
+            static_cast<double>(usage.max().item<int64_t>()) / tokens / static_cast<double>(layers);
         report.top1HitRate += layer.top1HitRate / static_cast<double>(layers);
         report.topKHitRate += layer.topKHitRate / static_cast<double>(layers);
         report.layers.push_back(std::move(layer));
     }
-    std::tie(report.predictorMsPerSequence, report.modelMsPerSequence) = timePerSequence(m, net, teacher.sequences);
+    std::tie(report.predictorMsPerSequence, report.modelMsPerSequence) =
+        timePerSequence(m, net, teacher.sequences);
     return report;
 }
 

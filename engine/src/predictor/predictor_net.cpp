@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "predictor/predictor_net.h"
 
-#include "io/tensor_io.h"
 #include "core/json_fields.h"
+#include "io/tensor_io.h"
 #include "predictor/sparsemax.h"
 
 #include "sida/checksum.h"
@@ -34,8 +34,8 @@ at::Tensor PredictorNet::forward(const at::Tensor& embeddings, const at::Tensor&
     const auto packed = torch::nn::utils::rnn::pack_padded_sequence(x, lengths, /*batch_first=*/true,
                                                                     /*enforce_sorted=*/false);
     const auto [packedOut, state] = lstm_->forward_with_packed_input(packed);
-    const at::Tensor o = std::get<0>(
-        torch::nn::utils::rnn::pad_packed_sequence(packedOut, /*batch_first=*/true, 0.0, length));
+    const at::Tensor o =
+        std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(packedOut, /*batch_first=*/true, 0.0, length));
     // Self-attention with sparsemax weights over real tokens only (the paper's dot product,
     // unscaled), then the residual from the compressed input.
     const at::Tensor keyIsPadding = mask.eq(0).unsqueeze(1);
@@ -54,7 +54,8 @@ std::string modelFingerprint(const Checkpoint& checkpoint) {
 
 void savePredictor(const PredictorNet& net, const std::filesystem::path& modelDir) {
     SafetensorsWriter writer;
-    for (const auto& item : net.named_parameters()) addTensor(writer, item.key(), item.value().to(at::kFloat));
+    for (const auto& item : net.named_parameters())
+        addTensor(writer, item.key(), item.value().to(at::kFloat));
     writer.write(modelDir / "predictor.safetensors");
     std::ofstream(modelDir / "predictor.json") << predictorMetadataToJson(net.metadata());
 }

@@ -12,7 +12,8 @@ at::Tensor sparsemax(const at::Tensor& z, int64_t dim) {
     const at::Tensor cumulative = sorted.cumsum(dim);
     // The support is the prefix of sorted entries with 1 + k z_(k) > sum_{j<=k} z_(j).
     const at::Tensor supportSize = (1 + k * sorted).gt(cumulative).sum(dim, /*keepdim=*/true);
-    const at::Tensor threshold = (cumulative.gather(dim, supportSize - 1) - 1) / supportSize.to(z.scalar_type());
+    const at::Tensor threshold =
+        (cumulative.gather(dim, supportSize - 1) - 1) / supportSize.to(z.scalar_type());
     return at::clamp_min(z - threshold, 0);
 }
 

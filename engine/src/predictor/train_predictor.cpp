@@ -21,7 +21,8 @@ void validate(const PredictorTrainOptions& o) {
     auto require = [](bool ok, const std::string& message) {
         if (!ok) throw Error(message);
     };
-    require(!o.trainData.empty() || !o.collected.empty(), "training data: give a data file or collected activations");
+    require(!o.trainData.empty() || !o.collected.empty(),
+            "training data: give a data file or collected activations");
     require(o.epochs >= 1, "epochs must be at least 1");
     require(o.batchSize >= 1, "batch size must be at least 1");
     require(o.learningRate > 0, "learning rate must be positive");
@@ -45,7 +46,8 @@ struct Slice {
     std::vector<at::Tensor> values, indices;
 };
 
-Slice teacherRows(const detail::TeacherData& teacher, const std::vector<size_t>& batch, const at::Device& device) {
+Slice teacherRows(const detail::TeacherData& teacher, const std::vector<size_t>& batch,
+                  const at::Device& device) {
     const at::Tensor rows = teacher.rowsOf(batch);
     Slice slice;
     for (size_t l = 0; l < teacher.topValues.size(); ++l) {
@@ -55,24 +57,28 @@ Slice teacherRows(const detail::TeacherData& teacher, const std::vector<size_t>&
     return slice;
 }
 
-std::vector<const std::vector<int64_t>*> sequencesOf(const detail::TeacherData& t, const std::vector<size_t>& batch) {
+std::vector<const std::vector<int64_t>*> sequencesOf(const detail::TeacherData& t,
+                                                     const std::vector<size_t>& batch) {
     std::vector<const std::vector<int64_t>*> pointers;
     for (size_t i : batch) pointers.push_back(&t.sequences[i]);
     return pointers;
 }
 
 // Top-1 and top-3 hit rates (means over MoE layers) on the dev set.
-std::pair<double, double> devHitRates(detail::PredictorNet& net, const Model::Impl& m, const detail::TeacherData& dev) {
+std::pair<double, double> devHitRates(detail::PredictorNet& net, const Model::Impl& m,
+                                      const detail::TeacherData& dev) {
     torch::NoGradGuard noGrad;
     net.eval();
     detail::HitCounts counts;
     for (size_t first = 0; first < dev.sequences.size(); first += 128) {
         std::vector<size_t> batch;
         for (size_t i = first; i < std::min(dev.sequences.size(), first + 128); ++i) batch.push_back(i);
-        const auto embedded = detail::embedBatch(m.weights.shared, m.config().pad_token_id, sequencesOf(dev, batch), m.device);
+        const auto embedded =
+            detail::embedBatch(m.weights.shared, m.config().pad_token_id, sequencesOf(dev, batch), m.device);
         std::vector<at::Tensor> actual;
         const at::Tensor rows = dev.rowsOf(batch);
-        for (const at::Tensor& indices : dev.topIndices) actual.push_back(indices.select(1, 0).index_select(0, rows));
+        for (const at::Tensor& indices : dev.topIndices)
+            actual.push_back(indices.select(1, 0).index_select(0, rows));
         detail::countHits(detail::predictRealTokens(net, embedded), actual, 3, counts);
     }
     net.train();
@@ -86,10 +92,18 @@ std::pair<double, double> devHitRates(detail::PredictorNet& net, const Model::Im
 }
 
 nlohmann::json recipeOf(const PredictorTrainOptions& o, int64_t trainSequences, int64_t devSequences) {
-    return {{"command", o.command}, {"epochs", o.epochs}, {"batch_size", o.batchSize},
-            {"optimizer", "Adam"}, {"learning_rate", o.learningRate}, {"lambda", o.crossEntropyWeight},
-            {"top_t", o.topT}, {"patience", o.patience}, {"seed", o.seed}, {"max_length", o.maxLength},
-            {"train_sequences", trainSequences}, {"dev_sequences", devSequences}};
+    return {{"command", o.command},
+            {"epochs", o.epochs},
+            {"batch_size", o.batchSize},
+            {"optimizer", "Adam"},
+            {"learning_rate", o.learningRate},
+            {"lambda", o.crossEntropyWeight},
+            {"top_t", o.topT},
+            {"patience", o.patience},
+            {"seed", o.seed},
+            {"max_length", o.maxLength},
+            {"train_sequences", trainSequences},
+            {"dev_sequences", devSequences}};
 }
 
 } // namespace
@@ -110,14 +124,16 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
 
     detail::TeacherData train =
         options.collected.empty()
-            ? detail::collectTeacher(m, tokenize(m, readDataset(options.trainData, options.dataOptions), options.maxLength),
-                                     options.topT, 64, progress, cancel)
+            ? detail::collectTeacher(
+                  m, tokenize(m, readDataset(options.trainData, options.dataOptions), options.maxLength),
+                  options.topT, 64, progress, cancel)
             : detail::readCollected(options.collected, m, fingerprint);
     const detail::TeacherData dev =
         options.devData.empty()
             ? detail::TeacherData{}
-            : detail::collectTeacher(m, tokenize(m, readDataset(options.devData, options.dataOptions), options.maxLength),
-                                     1, 64, progress, cancel);
+            : detail::collectTeacher(
+                  m, tokenize(m, readDataset(options.devData, options.dataOptions), options.maxLength), 1, 64,
+                  progress, cancel);
     if (train.sequences.empty()) throw Error("no training sequences for the predictor");
 
     detail::PredictorMetadata metadata;
@@ -147,11 +163,13 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
         int64_t done = 0;
         for (const auto& batch : batches) {
             if (cancel.cancelled()) break;
-            const auto embedded = detail::embedBatch(m.weights.shared, m.config().pad_token_id, sequencesOf(train, batch), m.device);
+            const auto embedded = detail::embedBatch(m.weights.shared, m.config().pad_token_id,
+                                                     sequencesOf(train, batch), m.device);
             const Slice teacher = teacherRows(train, batch, m.device);
             optimizer.zero_grad();
-            const at::Tensor loss = detail::distillationLoss(detail::predictRealTokens(net, embedded), teacher.values,
-                                                             teacher.indices, options.crossEntropyWeight);
+            const at::Tensor loss =
+                detail::distillationLoss(detail::predictRealTokens(net, embedded), teacher.values,
+                                         teacher.indices, options.crossEntropyWeight);
             loss.backward();
             optimizer.step();
             lossSum += loss.item<double>();
@@ -167,15 +185,18 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
         PredictorEpoch e;
         e.epoch = epoch + 1;
         e.loss = lossSum / std::max<int64_t>(1, done);
-        std::tie(e.devTop1, e.devTop3) = dev.sequences.empty() ? std::pair(0.0, 0.0) : devHitRates(net, m, dev);
+        std::tie(e.devTop1, e.devTop3) =
+            dev.sequences.empty() ? std::pair(0.0, 0.0) : devHitRates(net, m, dev);
         e.seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
         if (e.devTop1 > result.bestDevTop1 || dev.sequences.empty()) {
             e.best = true;
             result.bestDevTop1 = e.devTop1;
             result.bestEpoch = e.epoch;
             epochsWithoutGain = 0;
-            net.metadata().metrics = {{"best_epoch", e.epoch}, {"dev_top1_hit_rate", e.devTop1},
-                                      {"dev_top3_hit_rate", e.devTop3}, {"train_loss", e.loss}};
+            net.metadata().metrics = {{"best_epoch", e.epoch},
+                                      {"dev_top1_hit_rate", e.devTop1},
+                                      {"dev_top3_hit_rate", e.devTop3},
+                                      {"train_loss", e.loss}};
             detail::savePredictor(net, options.modelDir);
         } else {
             ++epochsWithoutGain;

@@ -55,10 +55,13 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
         std::lock_guard lock(c.mutex);
         if (!c.measuring) return;
         c.latencies.push_back(r.latencyMs);
-        if (!r.classification.ok()) ++c.errors;
-        else c.predictions[std::stoul(r.tag)] = r.classification.label;
-        if (progress) progress({"bench " + policyName(policy), static_cast<int64_t>(c.latencies.size()),
-                                static_cast<int64_t>(inputs.size()), ""});
+        if (!r.classification.ok())
+            ++c.errors;
+        else
+            c.predictions[std::stoul(r.tag)] = r.classification.label;
+        if (progress)
+            progress({"bench " + policyName(policy), static_cast<int64_t>(c.latencies.size()),
+                      static_cast<int64_t>(inputs.size()), ""});
     };
     auto onTrace = [&](std::shared_ptr<const BatchTrace> t) {
         std::lock_guard lock(c.mutex);
@@ -83,7 +86,8 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
     Pipeline pipeline(model, o, onResult, onTrace);
     auto requests = [&](size_t first, size_t last) {
         std::vector<Request> batch;
-        for (size_t i = first; i < last; ++i) batch.push_back({inputs[i].input.text, inputs[i].input.pair, std::to_string(i)});
+        for (size_t i = first; i < last; ++i)
+            batch.push_back({inputs[i].input.text, inputs[i].input.pair, std::to_string(i)});
         return batch;
     };
     const size_t warmup = std::min(inputs.size(), static_cast<size_t>(options.warmupBatches * o.batchSize));
@@ -128,14 +132,16 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
     run.budgetBytes = c.budget;
     run.allExpertBytes = c.allExperts;
     run.bytesCopied = c.bytesCopied;
-    if (c.hits + c.misses > 0) run.hitRate = static_cast<double>(c.hits) / static_cast<double>(c.hits + c.misses);
+    if (c.hits + c.misses > 0)
+        run.hitRate = static_cast<double>(c.hits) / static_cast<double>(c.hits + c.misses);
     run.waitForHashFraction = (after.waitForHashSeconds - before.waitForHashSeconds) / seconds;
     run.predictions = c.predictions;
     int64_t labeled = 0, correct = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
         if (!inputs[i].label) continue;
         ++labeled;
-        correct += c.predictions[i] >= 0 && c.predictions[i] == labelId(*inputs[i].label, model->info().labels);
+        correct +=
+            c.predictions[i] >= 0 && c.predictions[i] == labelId(*inputs[i].label, model->info().labels);
     }
     if (labeled > 0) run.accuracy = static_cast<double>(correct) / static_cast<double>(labeled);
     return run;
@@ -144,7 +150,8 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
 } // namespace
 
 BenchReport runBench(const std::shared_ptr<Model>& model, const std::vector<BenchInput>& inputs,
-                     const BenchOptions& options, const ProgressCallback& progress, const CancelToken& cancel) {
+                     const BenchOptions& options, const ProgressCallback& progress,
+                     const CancelToken& cancel) {
     if (inputs.empty()) throw Error("nothing to benchmark: no inputs");
     if (options.policies.empty()) throw Error("no policy to benchmark");
     BenchReport report;
@@ -154,16 +161,19 @@ BenchReport runBench(const std::shared_ptr<Model>& model, const std::vector<Benc
     report.threads = at::get_num_threads();
     for (const DeviceDescription& d : listDevices())
         if (d.id == model->info().device) report.device += " (" + d.name + ")";
-    for (Policy policy : options.policies) report.runs.push_back(runPolicy(model, inputs, policy, options, progress, cancel));
+    for (Policy policy : options.policies)
+        report.runs.push_back(runPolicy(model, inputs, policy, options, progress, cancel));
     return report;
 }
 
-std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtype, const std::filesystem::path& dir,
+std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtype,
+                                            const std::filesystem::path& dir,
                                             const std::filesystem::path& spiece, uint64_t seed,
                                             const ProgressCallback& progress) {
     if (experts < 1 || experts > 4096) throw Error("synthetic experts must be in 1..4096");
     const at::ScalarType storage = detail::parseComputeDType(dtype);
-    if (std::filesystem::exists(dir / "model.safetensors.index.json") && std::filesystem::exists(dir / "config.json"))
+    if (std::filesystem::exists(dir / "model.safetensors.index.json") &&
+        std::filesystem::exists(dir / "config.json"))
         return dir;
     SwitchConfig c;
     c.vocab_size = 32128;
@@ -206,13 +216,15 @@ std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtyp
         shardBytes += static_cast<uint64_t>(t.nbytes());
         totalBytes += static_cast<uint64_t>(t.nbytes());
         if (shardBytes >= (1ull << 30)) flush();
-        if (progress) progress({"writing synthetic switch-base-" + std::to_string(experts), static_cast<int64_t>(i + 1),
-                                static_cast<int64_t>(slots.size()), slots[i].name});
+        if (progress)
+            progress({"writing synthetic switch-base-" + std::to_string(experts), static_cast<int64_t>(i + 1),
+                      static_cast<int64_t>(slots.size()), slots[i].name});
     }
     flush();
     index["metadata"]["total_size"] = totalBytes;
     std::ofstream(dir / "config.json") << switchConfigToJson(c);
-    std::filesystem::copy_file(spiece, dir / "spiece.model", std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(spiece, dir / "spiece.model",
+                               std::filesystem::copy_options::overwrite_existing);
     // The index goes last: its presence marks a complete folder.
     std::ofstream(dir / "model.safetensors.index.json") << index.dump(2);
     return dir;

@@ -32,7 +32,8 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
                          const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device,
                          const ProgressCallback& progress, const CancelToken& cancel)
     : layers_(static_cast<int>(moeBlocks.size())), experts_(config.num_experts), dModel_(config.d_model),
-      dFf_(config.d_ff), expertBytes_(2 * config.d_model * config.d_ff * static_cast<int64_t>(at::elementSize(dtype))),
+      dFf_(config.d_ff),
+      expertBytes_(2 * config.d_model * config.d_ff * static_cast<int64_t>(at::elementSize(dtype))),
       dtype_(dtype), device_(device) {
     const std::vector<int64_t> wiShape{dFf_, dModel_}, woShape{dModel_, dFf_};
     host_.reserve(static_cast<size_t>(totalExperts()));
@@ -46,15 +47,18 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
                 const auto& expected = std::string(matrix) == "wi" ? wiShape : woShape;
                 if (location.info->shape != expected)
                     throw Error(location.file->path().string() + ": tensor '" + name + "' has shape " +
-                                shapeText(location.info->shape) + " but config.json implies " + shapeText(expected));
+                                shapeText(location.info->shape) + " but config.json implies " +
+                                shapeText(expected));
                 // CUDA: a pinned copy in the compute dtype, so that copies are asynchronous DMA.
                 // CPU: the mapped bytes themselves; copies into the RAM pool convert the dtype.
-                at::Tensor t = device.is_cuda() ? readTensor(location, dtype).pin_memory() : mappedTensor(location);
+                at::Tensor t =
+                    device.is_cuda() ? readTensor(location, dtype).pin_memory() : mappedTensor(location);
                 checkFinite(t, name, location.file->path().string());
                 const bool isWi = std::string(matrix) == "wi";
                 (isWi ? h.wi : h.wo) = t;
                 if (!device.is_cuda() && t.data_ptr() == location.file->data(*location.info).data())
-                    (isWi ? h.wiFile : h.woFile) = {&location.file->mapping(), location.file->fileOffset(*location.info),
+                    (isWi ? h.wiFile : h.woFile) = {&location.file->mapping(),
+                                                    location.file->fileOffset(*location.info),
                                                     location.info->byteSize()};
             }
             host_.push_back(std::move(h));
@@ -84,7 +88,8 @@ void ExpertStore::setCapacity(int64_t slots, Eviction eviction) {
     slots = std::clamp<int64_t>(slots, 1, totalExperts());
     ResidencyLog ignored;
     ignored.reset(static_cast<size_t>(layers_));
-    while (residentCount() > slots) evictSlot(chooseVictim([](ExpertKey) { return Need::None; }, eviction), ignored);
+    while (residentCount() > slots)
+        evictSlot(chooseVictim([](ExpertKey) { return Need::None; }, eviction), ignored);
     if (device_.is_cuda()) c10::impl::VirtualGuardImpl(device_.type()).synchronizeDevice(device_.index());
     // Free slots beyond the new size give their memory back.
     std::vector<Slot> kept;
@@ -102,7 +107,8 @@ void ExpertStore::fillAll(ResidencyLog* log) {
     setCapacity(totalExperts(), Eviction::Fifo);
     for (int l = 0; l < layers_; ++l)
         for (int64_t e = 0; e < experts_; ++e)
-            fetch({l, e}, [](ExpertKey) { return Need::Later; }, Eviction::Fifo, log ? *log : local);
+            fetch(
+                {l, e}, [](ExpertKey) { return Need::Later; }, Eviction::Fifo, log ? *log : local);
 }
 
 int64_t ExpertStore::chooseVictim(const std::function<Need(ExpertKey)>& need, Eviction eviction) const {
@@ -136,7 +142,8 @@ void ExpertStore::evictSlot(int64_t slot, ResidencyLog& log) {
 void ExpertStore::copyIn(int64_t slot, ExpertKey key, ResidencyLog& log) {
     const auto start = std::chrono::steady_clock::now();
     Slot& s = slots_[static_cast<size_t>(slot)];
-    if (!s.buffer.defined()) s.buffer = at::empty({2 * dModel_ * dFf_}, at::TensorOptions().dtype(dtype_).device(device_));
+    if (!s.buffer.defined())
+        s.buffer = at::empty({2 * dModel_ * dFf_}, at::TensorOptions().dtype(dtype_).device(device_));
     const HostExpert& h = host(key);
     const int64_t half = dModel_ * dFf_;
     if (device_.is_cuda()) {
@@ -198,7 +205,8 @@ ExpertWeights ExpertStore::weights(ExpertKey key) {
     s.lastUsed = ++clock_;
     if (s.ready) s.ready->block(currentStream(device_));
     const int64_t half = dModel_ * dFf_;
-    return {s.buffer.narrow(0, 0, half).view({dFf_, dModel_}), s.buffer.narrow(0, half, half).view({dModel_, dFf_})};
+    return {s.buffer.narrow(0, 0, half).view({dFf_, dModel_}),
+            s.buffer.narrow(0, half, half).view({dModel_, dFf_})};
 }
 
 void ExpertStore::releaseHostPages(ExpertKey key) const {

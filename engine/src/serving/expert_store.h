@@ -46,8 +46,9 @@ enum class Need { None = 0, Done = 1, Later = 2, Now = 3 };
 
 class ExpertStore {
 public:
-    ExpertStore(const SwitchConfig& config, const std::vector<int64_t>& moeBlocks, const Checkpoint& checkpoint,
-                at::ScalarType dtype, at::Device device, const ProgressCallback& progress, const CancelToken& cancel);
+    ExpertStore(const SwitchConfig& config, const std::vector<int64_t>& moeBlocks,
+                const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device,
+                const ProgressCallback& progress, const CancelToken& cancel);
     ~ExpertStore();
 
     int layers() const { return layers_; }
@@ -72,7 +73,8 @@ public:
 
     /// Makes `key` resident if it is not, evicting the least needed expert per `need` (ties by
     /// FIFO or LRU). Returns false when it was already resident.
-    bool fetch(ExpertKey key, const std::function<Need(ExpertKey)>& need, Eviction eviction, ResidencyLog& log);
+    bool fetch(ExpertKey key, const std::function<Need(ExpertKey)>& need, Eviction eviction,
+               ResidencyLog& log);
 
     /// Evicts every resident expert for which `need` is Need::None.
     void evictUnneeded(const std::function<Need(ExpertKey)>& need, ResidencyLog& log);

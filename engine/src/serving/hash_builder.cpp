@@ -56,9 +56,12 @@ HashTable fromRouters(const Model::Impl& m, const TokenBatch& batch) {
 
 HashTable buildHashTable(const Model::Impl& model, const TokenBatch& batch, Policy policy, int topK) {
     HashTable table;
-    if (policy == Policy::Sida || policy == Policy::SidaExact) table = fromPredictor(model, batch, topK);
-    else if (policy == Policy::Oracle) table = fromRouters(model, batch);
-    else return table;
+    if (policy == Policy::Sida || policy == Policy::SidaExact)
+        table = fromPredictor(model, batch, topK);
+    else if (policy == Policy::Oracle)
+        table = fromRouters(model, batch);
+    else
+        return table;
     collectNeeded(table);
     // Running ahead of inference is what lets these reads overlap the batches before this one.
     model.experts->prefetchFromDisk(table.needed);

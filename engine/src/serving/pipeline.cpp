@@ -64,18 +64,20 @@ std::vector<T> toVector(const at::Tensor& tensor) {
 
 int64_t budgetSlots(const PipelineOptions& o, const detail::ExpertStore& store) {
     if (o.policy == Policy::Standard) return store.totalExperts();
-    const int64_t slots = o.expertBudgetBytes > 0
-                              ? o.expertBudgetBytes / store.expertBytes()
-                              : static_cast<int64_t>(o.expertBudgetFraction * static_cast<double>(store.totalExperts()) + 1e-9);
+    const int64_t slots =
+        o.expertBudgetBytes > 0
+            ? o.expertBudgetBytes / store.expertBytes()
+            : static_cast<int64_t>(o.expertBudgetFraction * static_cast<double>(store.totalExperts()) + 1e-9);
     return std::clamp<int64_t>(slots, 1, store.totalExperts());
 }
 
 } // namespace
 
 struct Pipeline::Impl {
-    Impl(std::shared_ptr<Model> model, PipelineOptions options, ResultCallback onResult, TraceObserver onTrace)
-        : model(std::move(model)), m(this->model->impl()), onResult(std::move(onResult)), onTrace(std::move(onTrace)),
-          options(options), queue(static_cast<size_t>(options.hashQueueDepth)) {}
+    Impl(std::shared_ptr<Model> model, PipelineOptions options, ResultCallback onResult,
+         TraceObserver onTrace)
+        : model(std::move(model)), m(this->model->impl()), onResult(std::move(onResult)),
+          onTrace(std::move(onTrace)), options(options), queue(static_cast<size_t>(options.hashQueueDepth)) {}
 
     std::shared_ptr<Model> model;
     Model::Impl& m;
@@ -98,8 +100,8 @@ struct Pipeline::Impl {
     Clock::time_point started = Clock::now();
 
     detail::BoundedQueue<WorkItem> queue;
-    uint64_t nextBatch = 1;       ///< inference thread only
-    int64_t appliedSlots = -1;    ///< inference thread only
+    uint64_t nextBatch = 1;    ///< inference thread only
+    int64_t appliedSlots = -1; ///< inference thread only
     std::thread hashThread, inferenceThread;
 
     void hashLoop();
@@ -154,7 +156,8 @@ void Pipeline::Impl::hashLoop() {
     // With CUDA the predictor runs on its own stream, beside the inference thread's work.
     std::optional<c10::StreamGuard> ownStream;
     if (m.device.is_cuda())
-        ownStream.emplace(c10::impl::VirtualGuardImpl(m.device.type()).getStreamFromGlobalPool(m.device, false));
+        ownStream.emplace(
+            c10::impl::VirtualGuardImpl(m.device.type()).getStreamFromGlobalPool(m.device, false));
     while (true) {
         std::vector<EntryPtr> taken;
         PipelineOptions o;
@@ -209,8 +212,8 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
             store.setCapacity(store.capacity() / 2, o.eviction);
             appliedSlots = store.capacity();
             at::accelerator::emptyCache();
-            trace->notice = "device out of memory: expert budget lowered to " + std::to_string(store.capacity()) +
-                            " experts";
+            trace->notice = "device out of memory: expert budget lowered to " +
+                            std::to_string(store.capacity()) + " experts";
         }
     }
     trace->timing.computeMs = millisecondsSince(computeStart) - log.copyMs;
@@ -278,7 +281,8 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
         const auto k = decided.size(1);
         for (size_t t = 0; t < layer.routed.size(); ++t)
             for (int64_t j = 0; j < k; ++j)
-                used[static_cast<size_t>(sequenceOf[static_cast<int64_t>(t)].item<int64_t>())].insert(flat[t * k + j]);
+                used[static_cast<size_t>(sequenceOf[static_cast<int64_t>(t)].item<int64_t>())].insert(
+                    flat[t * k + j]);
         for (size_t b = 0; b < used.size(); ++b)
             results[item.runnable[b]].expertsActivated += static_cast<int64_t>(used[b].size());
         trace->layers.push_back(std::move(layer));
@@ -317,9 +321,14 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
     }
     for (size_t i = 0; i < item.entries.size(); ++i) {
         RequestResult& r = results[i];
-        const bool ran = trace && std::find(item.runnable.begin(), item.runnable.end(), i) != item.runnable.end();
+        const bool ran =
+            trace && std::find(item.runnable.begin(), item.runnable.end(), i) != item.runnable.end();
         if (cancelled[i]) {
-            r = RequestResult{.requestId = r.requestId, .jobId = r.jobId, .tag = r.tag};
+            RequestResult blank;
+            blank.requestId = r.requestId;
+            blank.jobId = r.jobId;
+            blank.tag = std::move(r.tag);
+            r = std::move(blank);
             r.cancelled = true;
             r.classification.error = "cancelled";
         } else if (!item.errors[i].empty()) {
@@ -330,7 +339,8 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
         } else {
             r.batchIndex = trace->batchIndex;
         }
-        r.latencyMs = std::chrono::duration<double, std::milli>(Clock::now() - item.entries[i]->submitted).count();
+        r.latencyMs =
+            std::chrono::duration<double, std::milli>(Clock::now() - item.entries[i]->submitted).count();
     }
     if (trace) {
         trace->timing.totalMs = millisecondsSince(start) + waitMs;
@@ -369,8 +379,9 @@ void Pipeline::Impl::record(const BatchTrace& trace, double waitMs, Clock::time_
     stats.tokens += static_cast<uint64_t>(trace.tokens);
     stats.bytesCopied += trace.bytesCopied;
     stats.peakResidentExpertBytes = std::max(stats.peakResidentExpertBytes, trace.memory.residentExpertBytes);
-    stats.meanResidentExpertBytes += (static_cast<double>(trace.memory.residentExpertBytes) - stats.meanResidentExpertBytes) /
-                                     static_cast<double>(stats.batches);
+    stats.meanResidentExpertBytes +=
+        (static_cast<double>(trace.memory.residentExpertBytes) - stats.meanResidentExpertBytes) /
+        static_cast<double>(stats.batches);
     stats.waitForHashSeconds += waitMs / 1000.0;
     stats.busySeconds += millisecondsSince(start) / 1000.0;
     for (const LayerTrace& layer : trace.layers) {
@@ -385,8 +396,10 @@ void Pipeline::Impl::deliver(std::vector<RequestResult>& results) {
     std::lock_guard lock(mutex);
     for (const RequestResult& r : results) {
         ++stats.completed;
-        if (r.cancelled) ++stats.cancelled;
-        else if (!r.classification.ok()) ++stats.failed;
+        if (r.cancelled)
+            ++stats.cancelled;
+        else if (!r.classification.ok())
+            ++stats.failed;
         auto job = jobs.find(r.jobId);
         if (job != jobs.end() && --job->second.remaining == 0) jobs.erase(job);
     }
@@ -404,7 +417,8 @@ void Pipeline::Impl::inferenceLoop() {
     }
 }
 
-Pipeline::Pipeline(std::shared_ptr<Model> model, PipelineOptions options, ResultCallback onResult, TraceObserver onTrace) {
+Pipeline::Pipeline(std::shared_ptr<Model> model, PipelineOptions options, ResultCallback onResult,
+                   TraceObserver onTrace) {
     if (!model) throw Error("the pipeline needs a model");
     validate(options, model->info());
     impl_ = std::make_unique<Impl>(std::move(model), options, std::move(onResult), std::move(onTrace));

@@ -6,11 +6,16 @@ namespace sida {
 
 std::string policyName(Policy policy) {
     switch (policy) {
-    case Policy::Standard: return "standard";
-    case Policy::OnDemand: return "ondemand";
-    case Policy::Sida: return "sida";
-    case Policy::SidaExact: return "sida-exact";
-    case Policy::Oracle: return "oracle";
+    case Policy::Standard:
+        return "standard";
+    case Policy::OnDemand:
+        return "ondemand";
+    case Policy::Sida:
+        return "sida";
+    case Policy::SidaExact:
+        return "sida-exact";
+    case Policy::Oracle:
+        return "oracle";
     }
     return "?";
 }
@@ -35,18 +40,22 @@ Eviction parseEviction(const std::string& name) {
 
 void validate(const PipelineOptions& o, const ModelInfo& model) {
     const int64_t experts = model.config.num_experts;
-    if (o.batchSize < 1 || o.batchSize > 4096) throw Error("batch size " + std::to_string(o.batchSize) + " is out of range (1..4096)");
+    if (o.batchSize < 1 || o.batchSize > 4096)
+        throw Error("batch size " + std::to_string(o.batchSize) + " is out of range (1..4096)");
     if (o.hashQueueDepth < 1 || o.hashQueueDepth > 1024)
         throw Error("hash queue depth " + std::to_string(o.hashQueueDepth) + " is out of range (1..1024)");
     if (o.topK < 1 || o.topK > experts)
-        throw Error("top-k " + std::to_string(o.topK) + " is out of range (1.." + std::to_string(experts) + ")");
+        throw Error("top-k " + std::to_string(o.topK) + " is out of range (1.." + std::to_string(experts) +
+                    ")");
     if (o.expertBudgetBytes < 0) throw Error("expert budget in bytes must not be negative");
     if (!(o.expertBudgetFraction > 0 && o.expertBudgetFraction <= 1))
         throw Error("expert budget fraction must be in (0, 1]");
     if ((o.policy == Policy::Sida || o.policy == Policy::SidaExact) && !model.predictor.present)
-        throw Error("policy '" + policyName(o.policy) + "' needs the model's predictor, and '" + model.path.string() +
+        throw Error("policy '" + policyName(o.policy) + "' needs the model's predictor, and '" +
+                    model.path.string() +
                     "' has none (train one with 'sida train-predictor', or use standard or ondemand)");
-    if (o.policy == Policy::Oracle && o.topK != 1) throw Error("the oracle policy uses top-k 1 (the router is top-1)");
+    if (o.policy == Policy::Oracle && o.topK != 1)
+        throw Error("the oracle policy uses top-k 1 (the router is top-1)");
 }
 
 } // namespace sida

@@ -6,14 +6,17 @@ namespace sida::detail {
 void collectNeeded(HashTable& table) {
     table.needed.clear();
     for (const at::Tensor& experts : table.experts) {
-        const at::Tensor unique = std::get<0>(at::_unique(experts.reshape({-1}), /*sorted=*/true)).contiguous();
+        const at::Tensor unique =
+            std::get<0>(at::_unique(experts.reshape({-1}), /*sorted=*/true)).contiguous();
         table.needed.emplace_back(unique.data_ptr<int64_t>(), unique.data_ptr<int64_t>() + unique.numel());
     }
 }
 
-ServingHooks::ServingHooks(ExpertStore& store, const PipelineOptions& options, bool noDrop, const HashTable* table,
-                           at::ScalarType dtype, const at::Device& device, ResidencyLog& log)
-    : store_(store), options_(options), noDrop_(noDrop), table_(table), dtype_(dtype), device_(device), log_(log) {
+ServingHooks::ServingHooks(ExpertStore& store, const PipelineOptions& options, bool noDrop,
+                           const HashTable* table, at::ScalarType dtype, const at::Device& device,
+                           ResidencyLog& log)
+    : store_(store), options_(options), noDrop_(noDrop), table_(table), dtype_(dtype), device_(device),
+      log_(log) {
     log_.reset(static_cast<size_t>(store.layers()));
 }
 
@@ -28,7 +31,8 @@ Need ServingHooks::need(ExpertKey key) const {
 void ServingHooks::prefetch() {
     const auto needOf = [this](ExpertKey k) { return need(k); };
     // Standard is the everything-resident reference: it never evicts.
-    if (!options_.cacheAcrossBatches && options_.policy != Policy::Standard) store_.evictUnneeded(needOf, log_);
+    if (!options_.cacheAcrossBatches && options_.policy != Policy::Standard)
+        store_.evictUnneeded(needOf, log_);
     if (!table_ || table_->empty()) return;
     for (int l = 0; l < store_.layers(); ++l) {
         for (int64_t e : table_->needed[static_cast<size_t>(l)]) {
@@ -59,8 +63,8 @@ MoeDecision ServingHooks::decide(int moeLayer, const at::Tensor& normed,
         return top1Decision(runRouter(), capacity);
     case Policy::Oracle: {
         const auto& t = *table_;
-        return {t.experts[moeLayer].narrow(1, 0, 1).to(device_), t.probs[moeLayer].narrow(1, 0, 1).to(device_, dtype_),
-                capacity};
+        return {t.experts[moeLayer].narrow(1, 0, 1).to(device_),
+                t.probs[moeLayer].narrow(1, 0, 1).to(device_, dtype_), capacity};
     }
     case Policy::Sida: {
         const auto& t = *table_;
@@ -82,7 +86,8 @@ void ServingHooks::prepare(int moeLayer, const std::vector<int64_t>& experts) {
 
 ExpertWeights ServingHooks::expert(int moeLayer, int64_t expert) {
     const ExpertKey key{moeLayer, expert};
-    if (store_.fetch(key, [this](ExpertKey k) { return need(k); }, options_.eviction, log_))
+    if (store_.fetch(
+            key, [this](ExpertKey k) { return need(k); }, options_.eviction, log_))
         ++log_.fetchedOnDemand[static_cast<size_t>(moeLayer)];
     pending_.erase(expert);
     return store_.weights(key);
@@ -110,6 +115,8 @@ void StoreRouterHooks::prepare(int moeLayer, const std::vector<int64_t>& experts
     hooks_.prepare(moeLayer, experts);
 }
 
-ExpertWeights StoreRouterHooks::expert(int moeLayer, int64_t expert) { return hooks_.expert(moeLayer, expert); }
+ExpertWeights StoreRouterHooks::expert(int moeLayer, int64_t expert) {
+    return hooks_.expert(moeLayer, expert);
+}
 
 } // namespace sida::detail

@@ -17,8 +17,8 @@ namespace sida::detail {
 
 /// A batch's predicted experts per MoE layer and real token (rows in sequence order).
 struct HashTable {
-    std::vector<at::Tensor> experts; ///< per MoE layer [N, k] int64, CPU
-    std::vector<at::Tensor> probs;   ///< per MoE layer [N, k] float32, CPU
+    std::vector<at::Tensor> experts;       ///< per MoE layer [N, k] int64, CPU
+    std::vector<at::Tensor> probs;         ///< per MoE layer [N, k] float32, CPU
     std::vector<std::set<int64_t>> needed; ///< per MoE layer: the distinct experts
     bool empty() const { return experts.empty(); }
 };

@@ -46,9 +46,10 @@ void summarizeUsage(LayerUsage& layer) {
 
 } // namespace
 
-EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& weights, const at::Device& device,
-                             MoeHooks& hooks, const TokenizedSet& data, const std::vector<std::string>& labels,
-                             int batchSize, const ProgressCallback& progress, const CancelToken& cancel) {
+EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& weights,
+                             const at::Device& device, MoeHooks& hooks, const TokenizedSet& data,
+                             const std::vector<std::string>& labels, int batchSize,
+                             const ProgressCallback& progress, const CancelToken& cancel) {
     const auto start = std::chrono::steady_clock::now();
     if (!weights.classifier.present()) throw Error("the model has no classifier head to evaluate");
     EvalReport report;
@@ -79,10 +80,12 @@ EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& we
         for (size_t layer = 0; layer < out.moe.size(); ++layer) {
             const at::Tensor experts = out.moe[layer].router->expert.cpu();
             const at::Tensor counts = at::bincount(experts, {}, config.num_experts);
-            for (int64_t e = 0; e < config.num_experts; ++e) report.layers[layer].tokensPerExpert[e] += counts[e].item<int64_t>();
+            for (int64_t e = 0; e < config.num_experts; ++e)
+                report.layers[layer].tokensPerExpert[e] += counts[e].item<int64_t>();
             at::Tensor used = at::zeros({sentences * config.num_experts}, at::kLong);
             used.index_fill_(0, batch.sequenceOf.cpu() * config.num_experts + experts, 1);
-            fractions += used.view({sentences, config.num_experts}).sum(1).to(at::kDouble) / config.num_experts;
+            fractions +=
+                used.view({sentences, config.num_experts}).sum(1).to(at::kDouble) / config.num_experts;
         }
         for (int64_t i = first; i < last; ++i) {
             auto& entry = activation[static_cast<int64_t>(data.examples[i].ids.size())];
@@ -115,7 +118,8 @@ EvalReport evaluate(const Model& model, const Dataset& data, int batchSize, cons
     const Model::Impl& m = model.impl();
     if (m.info.labels.empty())
         throw Error("model '" + m.info.path.string() + "' has no classifier head to evaluate");
-    const detail::TokenizedSet set = detail::tokenizeExamples(data, *m.tokenizer, m.info.maxLength, m.info.labels);
+    const detail::TokenizedSet set =
+        detail::tokenizeExamples(data, *m.tokenizer, m.info.maxLength, m.info.labels);
     c10::InferenceMode guard;
     const auto lock = m.experts->lock();
     detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);

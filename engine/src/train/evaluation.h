@@ -12,8 +12,9 @@
 namespace sida::detail {
 
 /// `hooks` supplies routing and experts (the trainer's own weights, or a served model's store).
-EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& weights, const at::Device& device,
-                             MoeHooks& hooks, const TokenizedSet& data, const std::vector<std::string>& labels,
-                             int batchSize, const ProgressCallback& progress, const CancelToken& cancel);
+EvalReport evaluateTokenized(const SwitchConfig& config, const SwitchWeights& weights,
+                             const at::Device& device, MoeHooks& hooks, const TokenizedSet& data,
+                             const std::vector<std::string>& labels, int batchSize,
+                             const ProgressCallback& progress, const CancelToken& cancel);
 
 } // namespace sida::detail

@@ -9,7 +9,8 @@
 
 namespace sida {
 
-TrainResult finetuneClassifier(const FinetuneOptions& options, const ProgressCallback& progress, const CancelToken& cancel) {
+TrainResult finetuneClassifier(const FinetuneOptions& options, const ProgressCallback& progress,
+                               const CancelToken& cancel) {
     detail::validateOptimizerOptions(options.optimizer);
     if (options.maxLength < 4 || options.maxLength > 4096) throw Error("max length must be in 4..4096");
     if (options.outDir.empty()) throw Error("output folder: none given");
@@ -17,7 +18,8 @@ TrainResult finetuneClassifier(const FinetuneOptions& options, const ProgressCal
     detail::setComputeThreads(options.threads);
     const at::Device device = detail::resolveDevice(options.device);
     const Dataset train = readDataset(options.trainData, options.dataOptions);
-    const Dataset dev = options.devData.empty() ? Dataset{} : readDataset(options.devData, options.dataOptions);
+    const Dataset dev =
+        options.devData.empty() ? Dataset{} : readDataset(options.devData, options.dataOptions);
     const auto spiece = options.modelDir / "spiece.model";
     const Tokenizer tokenizer(spiece);
 
@@ -47,9 +49,10 @@ TrainResult finetuneClassifier(const FinetuneOptions& options, const ProgressCal
     if (!options.devData.empty()) files.emplace_back("dev", options.devData);
     nlohmann::json record = detail::trainingRecord(options.command, options.seed, device.str(), files);
     record["finetuned_from"] = std::filesystem::weakly_canonical(options.modelDir).string();
-    record["recipe"] = {{"head_only", options.optimizer.headOnly}, {"epochs", options.optimizer.epochs},
-                        {"batch_size", options.optimizer.batchSize}, {"learning_rate", options.optimizer.learningRate},
-                        {"max_length", options.maxLength}, {"storage_dtype", options.storageDType}};
+    record["recipe"] = {
+        {"head_only", options.optimizer.headOnly},   {"epochs", options.optimizer.epochs},
+        {"batch_size", options.optimizer.batchSize}, {"learning_rate", options.optimizer.learningRate},
+        {"max_length", options.maxLength},           {"storage_dtype", options.storageDType}};
     TrainResult result = detail::runTraining(run, false, options.onEpoch, progress, cancel);
     detail::writeTrainingJson(options.outDir, record, result);
     return result;

@@ -10,7 +10,8 @@ namespace sida::detail {
 namespace {
 
 bool endsWith(const std::string& text, const std::string& suffix) {
-    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return text.size() >= suffix.size() &&
+           text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The standard deviation Hugging Face's _init_weights gives each kind of tensor (factor 1); 0 for
@@ -20,7 +21,8 @@ double initialStd(const std::string& name, const SwitchConfig& c) {
     if (name == "shared.weight") return 1.0;
     if (endsWith(name, "relative_attention_bias.weight")) return std::pow(d, -0.5);
     if (endsWith(name, "SelfAttention.q.weight")) return std::pow(d * static_cast<double>(c.d_kv), -0.5);
-    if (endsWith(name, "SelfAttention.k.weight") || endsWith(name, "SelfAttention.v.weight")) return std::pow(d, -0.5);
+    if (endsWith(name, "SelfAttention.k.weight") || endsWith(name, "SelfAttention.v.weight"))
+        return std::pow(d, -0.5);
     if (endsWith(name, "SelfAttention.o.weight")) return std::pow(static_cast<double>(c.innerDim()), -0.5);
     // Hugging Face draws routers with std 1, which makes early routing nearly hard; a small
     // router lets the load-balancing loss spread tokens before experts specialise.

@@ -15,8 +15,9 @@
 
 namespace sida::detail {
 
-void writeModelFolder(const std::filesystem::path& dir, const SwitchConfig& config, const SwitchWeights& weights,
-                      at::ScalarType storage, const std::filesystem::path& spiece) {
+void writeModelFolder(const std::filesystem::path& dir, const SwitchConfig& config,
+                      const SwitchWeights& weights, at::ScalarType storage,
+                      const std::filesystem::path& spiece) {
     std::filesystem::create_directories(dir);
     SwitchConfig stored = config;
     stored.torch_dtype = storage == at::kBFloat16 ? "bfloat16" : "float32";
@@ -33,26 +34,35 @@ nlohmann::json trainingRecord(const std::string& command, uint64_t seed, const s
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     const RuntimeVersions versions = runtimeVersions();
-    nlohmann::json record = {
-        {"command", command},
-        {"seed", seed},
-        {"finished", date},
-        {"machine", {{"cpu", cpuModelName()},
-                     {"logical_cores", std::thread::hardware_concurrency()},
-                     {"torch_threads", at::get_num_threads()},
-                     {"device", device}}},
-        {"software", {{"sida", versions.sida}, {"libtorch", versions.libtorch}}},
-        {"data", nlohmann::json::array()}};
+    nlohmann::json record = {{"command", command},
+                             {"seed", seed},
+                             {"finished", date},
+                             {"machine",
+                              {{"cpu", cpuModelName()},
+                               {"logical_cores", std::thread::hardware_concurrency()},
+                               {"torch_threads", at::get_num_threads()},
+                               {"device", device}}},
+                             {"software", {{"sida", versions.sida}, {"libtorch", versions.libtorch}}},
+                             {"data", nlohmann::json::array()}};
     for (const auto& [role, path] : dataFiles)
-        record["data"].push_back({{"role", role}, {"file", path.filename().string()}, {"sha256", sha256File(path)},
+        record["data"].push_back({{"role", role},
+                                  {"file", path.filename().string()},
+                                  {"sha256", sha256File(path)},
                                   {"bytes", std::filesystem::file_size(path)}});
     return record;
 }
 
 nlohmann::json epochToJson(const EpochMetrics& m) {
-    return {{"epoch", m.epoch}, {"loss", m.loss}, {"aux_loss", m.auxLoss}, {"z_loss", m.zLoss},
-            {"dev_accuracy", m.devAccuracy}, {"dev_f1", m.devF1}, {"expert_entropy", m.expertEntropy},
-            {"min_expert_share", m.minExpertShare}, {"seconds", m.seconds}, {"best", m.best}};
+    return {{"epoch", m.epoch},
+            {"loss", m.loss},
+            {"aux_loss", m.auxLoss},
+            {"z_loss", m.zLoss},
+            {"dev_accuracy", m.devAccuracy},
+            {"dev_f1", m.devF1},
+            {"expert_entropy", m.expertEntropy},
+            {"min_expert_share", m.minExpertShare},
+            {"seconds", m.seconds},
+            {"best", m.best}};
 }
 
 EpochMetrics epochFromJson(const nlohmann::json& j) {

@@ -14,8 +14,9 @@ namespace sida::detail {
 
 /// config.json + model.safetensors (in `storage`, routers float32) + spiece.model (copied from
 /// `spiece` unless it is already there).
-void writeModelFolder(const std::filesystem::path& dir, const SwitchConfig& config, const SwitchWeights& weights,
-                      at::ScalarType storage, const std::filesystem::path& spiece);
+void writeModelFolder(const std::filesystem::path& dir, const SwitchConfig& config,
+                      const SwitchWeights& weights, at::ScalarType storage,
+                      const std::filesystem::path& spiece);
 
 /// The parts of training.json every run has: when, where, on what software and data.
 nlohmann::json trainingRecord(const std::string& command, uint64_t seed, const std::string& device,

@@ -47,18 +47,23 @@ void trainTokenizer(const Dataset& data, int64_t pieces, bool caseFold, const st
             if (e.pair) out << *e.pair << "\n";
         }
     }
-    const std::string args = "--input=" + corpus.string() + " --model_prefix=" + (outDir / "spiece").string() +
-                             " --vocab_size=" + std::to_string(pieces) +
-                             " --model_type=unigram --character_coverage=1.0 --pad_id=0 --eos_id=1 --unk_id=2"
-                             " --bos_id=-1 --pad_piece=<pad> --eos_piece=</s> --unk_piece=<unk> --num_threads=1"
-                             " --minloglevel=2 --normalization_rule_name=" + (caseFold ? "nmt_nfkc_cf" : "nmt_nfkc");
+    const std::string args =
+        "--input=" + corpus.string() + " --model_prefix=" + (outDir / "spiece").string() +
+        " --vocab_size=" + std::to_string(pieces) +
+        " --model_type=unigram --character_coverage=1.0 --pad_id=0 --eos_id=1 --unk_id=2"
+        " --bos_id=-1 --pad_piece=<pad> --eos_piece=</s> --unk_piece=<unk> --num_threads=1"
+        " --minloglevel=2 --normalization_rule_name=" +
+        (caseFold ? "nmt_nfkc_cf" : "nmt_nfkc");
     const auto status = sentencepiece::SentencePieceTrainer::Train(args);
     std::filesystem::remove(corpus);
     std::filesystem::remove(outDir / "spiece.vocab");
-    if (!status.ok()) throw Error("training the tokenizer failed (--vocab " + std::to_string(pieces) + "): " + status.ToString());
+    if (!status.ok())
+        throw Error("training the tokenizer failed (--vocab " + std::to_string(pieces) +
+                    "): " + status.ToString());
 }
 
-SwitchConfig configFor(const TrainOptions& o, const Tokenizer& tokenizer, const std::vector<std::string>& labels) {
+SwitchConfig configFor(const TrainOptions& o, const Tokenizer& tokenizer,
+                       const std::vector<std::string>& labels) {
     const ArchitectureOptions& a = o.architecture;
     SwitchConfig c;
     // T5's embedding has the pieces plus 100 sentinels, rounded up to a multiple of 128.
@@ -80,23 +85,29 @@ SwitchConfig configFor(const TrainOptions& o, const Tokenizer& tokenizer, const 
 
 } // namespace
 
-TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback& progress, const CancelToken& cancel) {
+TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback& progress,
+                            const CancelToken& cancel) {
     validate(options);
     const at::ScalarType storage = detail::parseStorageDType(options.storageDType);
     detail::setComputeThreads(options.threads);
     const at::Device device = detail::resolveDevice(options.device);
     if (progress) progress({"reading data", 0, 0, options.trainData.string()});
     const Dataset train = readDataset(options.trainData, options.dataOptions);
-    const Dataset dev = options.devData.empty() ? Dataset{} : readDataset(options.devData, options.dataOptions);
+    const Dataset dev =
+        options.devData.empty() ? Dataset{} : readDataset(options.devData, options.dataOptions);
     std::filesystem::create_directories(options.outDir);
 
     const auto spiece = options.outDir / "spiece.model";
     if (options.tokenizer) {
         if (!std::filesystem::exists(spiece) || !std::filesystem::equivalent(*options.tokenizer, spiece))
-            std::filesystem::copy_file(*options.tokenizer, spiece, std::filesystem::copy_options::overwrite_existing);
+            std::filesystem::copy_file(*options.tokenizer, spiece,
+                                       std::filesystem::copy_options::overwrite_existing);
     } else if (!(options.resume && std::filesystem::exists(spiece))) {
-        if (progress) progress({"training the tokenizer", 0, 0, std::to_string(options.architecture.vocabPieces) + " pieces"});
-        trainTokenizer(train, options.architecture.vocabPieces, options.architecture.caseFold, options.outDir);
+        if (progress)
+            progress({"training the tokenizer", 0, 0,
+                      std::to_string(options.architecture.vocabPieces) + " pieces"});
+        trainTokenizer(train, options.architecture.vocabPieces, options.architecture.caseFold,
+                       options.outDir);
     }
     const Tokenizer tokenizer(spiece);
 
@@ -114,8 +125,9 @@ TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback&
     for (const detail::TensorSlot& slot : detail::tensorSlots(run.config, run.labels.size(), run.weights))
         *slot.tensor = slot.tensor->to(device);
     if (options.optimizer.tokenRoutingWeight > 0)
-        for (const at::Tensor& a : detail::balancedTokenExperts(run.train, run.config.vocab_size, run.config.num_experts,
-                                                                run.config.sparseBlocks().size(), options.seed))
+        for (const at::Tensor& a :
+             detail::balancedTokenExperts(run.train, run.config.vocab_size, run.config.num_experts,
+                                          run.config.sparseBlocks().size(), options.seed))
             run.tokenExperts.push_back(a.to(device));
 
     std::vector<std::pair<std::string, std::filesystem::path>> files{{"train", options.trainData}};
@@ -123,18 +135,33 @@ TrainResult trainClassifier(const TrainOptions& options, const ProgressCallback&
     nlohmann::json record = detail::trainingRecord(options.command, options.seed, device.str(), files);
     const ArchitectureOptions& a = options.architecture;
     const OptimizerOptions& p = options.optimizer;
-    record["recipe"] = {{"d_model", a.dModel}, {"layers", a.numLayers}, {"heads", a.numHeads}, {"d_kv", a.dKv},
-                        {"d_ff", a.dFf}, {"experts", a.numExperts}, {"sparse_step", a.sparseStep},
-                        {"tokenizer_pieces", tokenizer.pieceCount()}, {"tokenizer_trained", !options.tokenizer},
+    record["recipe"] = {{"d_model", a.dModel},
+                        {"layers", a.numLayers},
+                        {"heads", a.numHeads},
+                        {"d_kv", a.dKv},
+                        {"d_ff", a.dFf},
+                        {"experts", a.numExperts},
+                        {"sparse_step", a.sparseStep},
+                        {"tokenizer_pieces", tokenizer.pieceCount()},
+                        {"tokenizer_trained", !options.tokenizer},
                         {"tokenizer_case_fold", a.caseFold},
-                        {"max_length", options.maxLength}, {"epochs", p.epochs}, {"batch_size", p.batchSize},
-                        {"learning_rate", p.learningRate}, {"weight_decay", p.weightDecay},
-                        {"warmup_steps", p.warmupSteps}, {"clip_norm", p.clipNorm}, {"dropout", p.dropout},
-                        {"router_jitter", p.routerJitter}, {"load_balance_weight", p.loadBalanceWeight},
-                        {"z_loss_weight", p.zLossWeight}, {"token_routing_weight", p.tokenRoutingWeight},
+                        {"max_length", options.maxLength},
+                        {"epochs", p.epochs},
+                        {"batch_size", p.batchSize},
+                        {"learning_rate", p.learningRate},
+                        {"weight_decay", p.weightDecay},
+                        {"warmup_steps", p.warmupSteps},
+                        {"clip_norm", p.clipNorm},
+                        {"dropout", p.dropout},
+                        {"router_jitter", p.routerJitter},
+                        {"load_balance_weight", p.loadBalanceWeight},
+                        {"z_loss_weight", p.zLossWeight},
+                        {"token_routing_weight", p.tokenRoutingWeight},
                         {"storage_dtype", options.storageDType}};
-    record["rows"] = {{"train", run.train.examples.size()}, {"dev", run.dev.examples.size()},
-                      {"skipped", train.problems.size() + dev.problems.size() + run.train.skipped.size() + run.dev.skipped.size()}};
+    record["rows"] = {{"train", run.train.examples.size()},
+                      {"dev", run.dev.examples.size()},
+                      {"skipped", train.problems.size() + dev.problems.size() + run.train.skipped.size() +
+                                      run.dev.skipped.size()}};
     run.saveBest = [&](const detail::TrainingRun& r) {
         detail::writeModelFolder(options.outDir, r.config, r.weights, storage, spiece);
     };

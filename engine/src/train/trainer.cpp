@@ -28,9 +28,11 @@ double secondsSince(Clock::time_point start) {
 torch::optim::AdamW makeOptimizer(const SwitchConfig& c, TrainingRun& run) {
     std::vector<at::Tensor> decayed, plain;
     for (const at::Tensor& p : trainableParameters(c, run.weights, run.optimizer.headOnly))
-        (p.dim() >= 2 && !p.is_same(run.weights.shared) && !p.is_same(run.weights.relativeBias) ? decayed : plain)
+        (p.dim() >= 2 && !p.is_same(run.weights.shared) && !p.is_same(run.weights.relativeBias) ? decayed
+                                                                                                : plain)
             .push_back(p);
-    auto options = torch::optim::AdamWOptions(run.optimizer.learningRate).weight_decay(run.optimizer.weightDecay);
+    auto options =
+        torch::optim::AdamWOptions(run.optimizer.learningRate).weight_decay(run.optimizer.weightDecay);
     auto plainOptions = std::make_unique<torch::optim::AdamWOptions>(options);
     plainOptions->weight_decay(0.0);
     std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -41,8 +43,10 @@ torch::optim::AdamW makeOptimizer(const SwitchConfig& c, TrainingRun& run) {
 
 // Linear warm-up to the peak rate, then linear decay to zero at the last step.
 double learningRateAt(const OptimizerOptions& o, int64_t step, int64_t totalSteps) {
-    if (step < o.warmupSteps) return o.learningRate * static_cast<double>(step + 1) / static_cast<double>(o.warmupSteps);
-    const double remaining = static_cast<double>(totalSteps - step) / static_cast<double>(std::max<int64_t>(1, totalSteps - o.warmupSteps));
+    if (step < o.warmupSteps)
+        return o.learningRate * static_cast<double>(step + 1) / static_cast<double>(o.warmupSteps);
+    const double remaining = static_cast<double>(totalSteps - step) /
+                             static_cast<double>(std::max<int64_t>(1, totalSteps - o.warmupSteps));
     return o.learningRate * std::max(0.0, remaining);
 }
 
@@ -86,10 +90,14 @@ StepLosses batchLoss(TrainingRun& run, const std::vector<size_t>& indices, const
         aux = aux + loadBalancingLoss(router, run.config.num_experts);
         z = z + routerZLoss(router);
         if (!run.tokenExperts.empty())
-            tokenRouting = tokenRouting + at::cross_entropy_loss(router.logits, run.tokenExperts[layer].index_select(0, tokenIds));
+            tokenRouting =
+                tokenRouting +
+                at::cross_entropy_loss(router.logits, run.tokenExperts[layer].index_select(0, tokenIds));
     }
     const double layers = static_cast<double>(std::max<size_t>(1, out.moe.size()));
-    losses.total = crossEntropy + (o.loadBalanceWeight * aux + o.zLossWeight * z + o.tokenRoutingWeight * tokenRouting) / layers;
+    losses.total =
+        crossEntropy +
+        (o.loadBalanceWeight * aux + o.zLossWeight * z + o.tokenRoutingWeight * tokenRouting) / layers;
     losses.crossEntropy = crossEntropy.item<double>();
     losses.aux = aux.item<double>() / layers;
     losses.z = z.item<double>() / layers;
@@ -118,20 +126,26 @@ void saveState(TrainingRun& run, torch::optim::AdamW& optimizer, const Position&
                const std::vector<EpochMetrics>& history) {
     std::filesystem::create_directories(run.stateDir);
     torch::serialize::OutputArchive archive;
-    for (const ConstTensorSlot& slot : tensorSlots(run.config, headLabels(run.weights), std::as_const(run.weights)))
+    for (const ConstTensorSlot& slot :
+         tensorSlots(run.config, headLabels(run.weights), std::as_const(run.weights)))
         archive.write("weights/" + slot.name, *slot.tensor, /*is_buffer=*/true);
     torch::serialize::OutputArchive optimizerArchive;
     optimizer.save(optimizerArchive);
     archive.write("optimizer", optimizerArchive);
     archive.save_to((run.stateDir / "state.pt").string());
     nlohmann::json j = {{"config", nlohmann::json::parse(switchConfigToJson(run.config))},
-                        {"epoch", position.epoch}, {"batch", position.batch},
-                        {"best_accuracy", position.bestAccuracy}, {"best_epoch", position.bestEpoch},
+                        {"epoch", position.epoch},
+                        {"batch", position.batch},
+                        {"best_accuracy", position.bestAccuracy},
+                        {"best_epoch", position.bestEpoch},
                         {"epochs", nlohmann::json::array()}};
     j["epochs"] = epochsToJson(history);
     const EpochSums& sums = position.partial;
-    j["partial"] = {{"loss_sum", sums.loss}, {"aux_sum", sums.aux}, {"z_sum", sums.z},
-                    {"batches", sums.batches}, {"seconds", sums.seconds}};
+    j["partial"] = {{"loss_sum", sums.loss},
+                    {"aux_sum", sums.aux},
+                    {"z_sum", sums.z},
+                    {"batches", sums.batches},
+                    {"seconds", sums.seconds}};
     std::ofstream(run.stateDir / "position.json") << j.dump(2);
 }
 
@@ -142,7 +156,8 @@ Position loadState(TrainingRun& run, torch::optim::AdamW& optimizer, std::vector
     std::ifstream in(positionFile);
     const nlohmann::json j = nlohmann::json::parse(in);
     if (j.at("config") != nlohmann::json::parse(switchConfigToJson(run.config)))
-        throw Error(positionFile.string() + ": the saved run has a different model configuration; resume with the "
+        throw Error(positionFile.string() +
+                    ": the saved run has a different model configuration; resume with the "
                     "same options, or train into a new folder");
     torch::serialize::InputArchive archive;
     archive.load_from((run.stateDir / "state.pt").string());
@@ -212,7 +227,8 @@ void validateOptimizerOptions(const OptimizerOptions& p) {
     require(nonNegative(p.tokenRoutingWeight), "the token-routing weight must not be negative");
 }
 
-TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(const EpochMetrics&)>& onEpoch,
+TrainResult runTraining(TrainingRun& run, bool resume,
+                        const std::function<void(const EpochMetrics&)>& onEpoch,
                         const ProgressCallback& progress, const CancelToken& cancel) {
     const auto start = Clock::now();
     if (run.train.examples.empty()) throw Error("no training examples");
@@ -223,7 +239,8 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
     if (resume) position = loadState(run, optimizer, result.epochs);
 
     const OptimizerOptions& o = run.optimizer;
-    const int64_t batchesPerEpoch = (static_cast<int64_t>(run.train.examples.size()) + o.batchSize - 1) / o.batchSize;
+    const int64_t batchesPerEpoch =
+        (static_cast<int64_t>(run.train.examples.size()) + o.batchSize - 1) / o.batchSize;
     const int64_t totalSteps = batchesPerEpoch * o.epochs;
     std::vector<size_t> lengths;
     for (const TokenizedExample& e : run.train.examples) lengths.push_back(e.ids.size());
@@ -264,7 +281,8 @@ TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(
                 char detail[96];
                 std::snprintf(detail, sizeof detail, "loss %.4f  aux %.3f  lr %.2e", sums.loss / sums.batches,
                               sums.aux / sums.batches, rate);
-                progress({"epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), b + 1, batchesPerEpoch, detail});
+                progress({"epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), b + 1,
+                          batchesPerEpoch, detail});
             }
         }
         sums.seconds = earlierSeconds + secondsSince(epochStart);

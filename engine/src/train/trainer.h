@@ -18,8 +18,9 @@ namespace sida::detail {
 /// Everything one training run works on.
 struct TrainingRun {
     SwitchConfig config;
-    SwitchWeights weights;                 ///< float32 on `device`; trainable ones require grad
-    std::vector<at::Tensor> tokenExperts; ///< the token-routing aid: per MoE layer, [V] expert of each token id
+    SwitchWeights weights; ///< float32 on `device`; trainable ones require grad
+    std::vector<at::Tensor>
+        tokenExperts; ///< the token-routing aid: per MoE layer, [V] expert of each token id
     std::vector<std::string> labels;
     TokenizedSet train;
     TokenizedSet dev;
@@ -54,10 +55,12 @@ std::vector<at::Tensor> balancedTokenExperts(const TokenizedSet& train, int64_t 
 void validateOptimizerOptions(const OptimizerOptions& options);
 
 /// The parameters the optimiser updates (everything, or only the head).
-std::vector<at::Tensor> trainableParameters(const SwitchConfig& config, SwitchWeights& weights, bool headOnly);
+std::vector<at::Tensor> trainableParameters(const SwitchConfig& config, SwitchWeights& weights,
+                                            bool headOnly);
 
 /// Runs the epochs; resumes from `run.stateDir` when `resume`. Cancelling saves the state.
-TrainResult runTraining(TrainingRun& run, bool resume, const std::function<void(const EpochMetrics&)>& onEpoch,
+TrainResult runTraining(TrainingRun& run, bool resume,
+                        const std::function<void(const EpochMetrics&)>& onEpoch,
                         const ProgressCallback& progress, const CancelToken& cancel);
 
 } // namespace sida::detail

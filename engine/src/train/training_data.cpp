@@ -14,7 +14,8 @@ TokenizedSet tokenizeExamples(const Dataset& data, const Tokenizer& tokenizer, i
     for (const Example& e : data.examples) {
         const int64_t label = e.label ? labelId(*e.label, labels) : -1;
         if (label < 0) {
-            set.skipped.push_back({e.line, "label '" + e.label.value_or("") + "' is not one of the model's labels"});
+            set.skipped.push_back(
+                {e.line, "label '" + e.label.value_or("") + "' is not one of the model's labels"});
             continue;
         }
         const Encoding encoding =
@@ -42,7 +43,8 @@ std::vector<std::string> trainingLabels(const Dataset& data, const std::vector<s
         std::sort(labels.begin(), labels.end());
     }
     if (names.empty()) return labels;
-    if (!numeric) throw Error("label names can only be given for integer labels; " + data.source + " has named labels");
+    if (!numeric)
+        throw Error("label names can only be given for integer labels; " + data.source + " has named labels");
     if (names.size() != labels.size())
         throw Error(std::to_string(names.size()) + " label names given but " + data.source + " has " +
                     std::to_string(labels.size()) + " labels");
@@ -69,7 +71,8 @@ std::vector<std::vector<size_t>> bucketedBatches(const std::vector<size_t>& leng
     std::vector<std::vector<size_t>> batches;
     for (size_t start = 0; start < order.size(); start += batchSize)
         batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
-                             order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + batchSize)));
+                             order.begin() +
+                                 static_cast<std::ptrdiff_t>(std::min(order.size(), start + batchSize)));
     std::shuffle(batches.begin(), batches.end(), rng);
     return batches;
 }

@@ -102,6 +102,8 @@ void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
         .option("--queue", "N", "hash tables the hash thread may build ahead",
                 std::to_string(d.hashQueueDepth))
         .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
+        .flag("--scale-by-router", "sida: weight each expert's output by the router's probability "
+                                   "instead of the predictor's")
         .option("--trace", "FILE",
                 "write every batch's trace (hash table, residency, memory, timings) as JSON lines");
 }
@@ -120,6 +122,7 @@ PipelineOptions servingOptionsFrom(const Args& args) {
     o.cacheAcrossBatches = !args.has("--no-cache");
     o.hashQueueDepth = static_cast<int>(args.integer("--queue", 1, 1024));
     o.shadowRouter = !args.has("--no-shadow");
+    o.scaleByRouter = args.has("--scale-by-router");
     return o;
 }
 

@@ -104,6 +104,7 @@ private Q_SLOTS:
     void classify();
     void classifyMatchesTheEngine();
     void batchSizeDoesNotChangeResults();
+    void scaleByRouterChangesTheWeights();
     void inputFileAndStandardInput();
     void badInputLinesGetAnError();
     void usageErrors_data();
@@ -232,6 +233,28 @@ void CliTest::batchSizeDoesNotChangeResults() {
             QVERIFY(std::abs(runs[r][i]["confidence"].toDouble() - runs[0][i]["confidence"].toDouble()) <
                     1e-6);
         }
+}
+
+// --scale-by-router: the sida policy weights each expert by the router's probability instead of
+// the predictor's, so confidences move while the run still succeeds.
+void CliTest::scaleByRouterChangesTheWeights() {
+    QTemporaryDir dir;
+    const std::string model = test::fixtureWithPredictor(dir).string();
+    const std::vector<std::string> texts{"a somewhat longer sentence about a film", "mid length text"};
+    std::vector<std::vector<QJsonObject>> runs;
+    for (const bool byRouter : {false, true}) {
+        std::vector<std::string> args{"classify", model, "--json", "--device", "cpu", "--policy", "sida"};
+        if (byRouter) args.push_back("--scale-by-router");
+        args.insert(args.end(), texts.begin(), texts.end());
+        std::string out;
+        QCOMPARE(test::runCli(args, &out), 0);
+        runs.push_back(jsonLines(out));
+        QCOMPARE(runs.back().size(), texts.size());
+    }
+    bool moved = false;
+    for (size_t i = 0; i < texts.size(); ++i)
+        moved |= std::abs(runs[1][i]["confidence"].toDouble() - runs[0][i]["confidence"].toDouble()) > 1e-7;
+    QVERIFY(moved);
 }
 
 void CliTest::inputFileAndStandardInput() {

@@ -139,4 +139,31 @@ int runCli(const std::vector<std::string>& arguments, std::string* out, std::str
     return process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -3;
 }
 
+void writeRows(const std::filesystem::path& source, const std::filesystem::path& target, int first,
+               int count) {
+    std::ifstream in(source, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + source.string() + " (is ../shared/data/glue there?)");
+    std::ofstream out(target, std::ios::binary);
+    std::string line;
+    std::getline(in, line);
+    out << line << '\n';
+    for (int row = 0; row < first + count && std::getline(in, line); ++row)
+        if (row >= first) out << line << '\n';
+}
+
+QString errorProblem(const std::function<void()>& f, const std::vector<std::string>& parts) {
+    try {
+        f();
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        for (const std::string& part : parts)
+            if (message.find(part) == std::string::npos)
+                return QString::fromStdString("message lacks '" + part + "': " + message);
+        return {};
+    } catch (const std::exception& e) {
+        return QStringLiteral("threw something other than sida::Error: ") + e.what();
+    }
+    return QStringLiteral("no error");
+}
+
 } // namespace sida::test

@@ -9,6 +9,7 @@
 #include <QTemporaryDir>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,14 @@ std::vector<std::string> syntheticSentences(size_t count, uint64_t seed);
 
 std::string readFile(const std::filesystem::path& path);
 void writeFile(const std::filesystem::path& path, const std::string& bytes);
+/// Writes the header line and data lines [first, first + count) of `source` to `target`, byte for
+/// byte (a byte-order mark on the header stays). Throws std::runtime_error if `source` cannot be
+/// read (the GLUE data in ../shared missing), rather than writing an empty file.
+void writeRows(const std::filesystem::path& source, const std::filesystem::path& target, int first,
+               int count);
+/// Runs `f`; "" when it throws a sida::Error whose message holds every part, else what happened
+/// instead (another exception, a message lacking a part, or no error).
+QString errorProblem(const std::function<void()>& f, const std::vector<std::string>& parts);
 
 /// Runs the `sida` executable; returns its exit status and fills stdout/stderr.
 int runCli(const std::vector<std::string>& arguments, std::string* out = nullptr, std::string* err = nullptr,

@@ -43,18 +43,7 @@ std::string littleEndian64(uint64_t value) {
 // Loads `dir`; returns "" when every part is in the sida::Error's message, else what went wrong.
 QString loadFailsWith(const std::filesystem::path& dir, const std::vector<std::string>& parts,
                       const LoadOptions& options = cpu()) {
-    try {
-        Model::load(dir, options);
-    } catch (const Error& e) {
-        const std::string message = e.what();
-        for (const std::string& part : parts)
-            if (message.find(part) == std::string::npos)
-                return QString::fromStdString("message lacks '" + part + "': " + message);
-        return {};
-    } catch (const std::exception& e) {
-        return QStringLiteral("threw something other than sida::Error: ") + e.what();
-    }
-    return QStringLiteral("loaded without error");
+    return test::errorProblem([&] { Model::load(dir, options); }, parts);
 }
 
 #define QVERIFY_LOAD_FAILS(dir, ...)                                                                         \

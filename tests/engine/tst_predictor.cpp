@@ -33,16 +33,6 @@ using Path = std::filesystem::path;
 const std::string kModel = "hf/e4-step2-fp32";
 constexpr int64_t kMaxLength = 64;
 
-void writeRows(const Path& source, const Path& target, int first, int count) {
-    std::ifstream in(source, std::ios::binary);
-    std::ofstream out(target, std::ios::binary);
-    std::string line;
-    std::getline(in, line);
-    out << line << '\n';
-    for (int row = 0; row < first + count && std::getline(in, line); ++row)
-        if (row >= first) out << line << '\n';
-}
-
 LoadOptions cpuLoad() {
     LoadOptions options;
     options.device = "cpu";
@@ -65,25 +55,9 @@ void writeJson(const Path& path, const QJsonObject& object) {
     test::writeFile(path, QJsonDocument(object).toJson().toStdString());
 }
 
-// Runs `f`; "" when it throws a sida::Error whose message holds every part, else what happened.
-QString failsWith(const std::function<void()>& f, const std::vector<std::string>& parts) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string message = e.what();
-        for (const std::string& part : parts)
-            if (message.find(part) == std::string::npos)
-                return QString::fromStdString("message lacks '" + part + "': " + message);
-        return {};
-    } catch (const std::exception& e) {
-        return QStringLiteral("threw something other than sida::Error: ") + e.what();
-    }
-    return QStringLiteral("no error");
-}
-
 #define QVERIFY_FAILS(f, ...)                                                                                \
     do {                                                                                                     \
-        const QString problem = failsWith(f, __VA_ARGS__);                                                   \
+        const QString problem = test::errorProblem(f, __VA_ARGS__);                                          \
         QVERIFY2(problem.isEmpty(), qPrintable(problem));                                                    \
     } while (false)
 
@@ -179,8 +153,8 @@ void PredictorTest::initTestCase() {
     dir_ = temp_.path().toStdString();
     train_ = path("sst2-train.tsv");
     dev_ = path("sst2-dev.tsv");
-    writeRows(test::glue("SST-2/train.tsv"), train_, 0, 320);
-    writeRows(test::glue("SST-2/dev.tsv"), dev_, 0, 100);
+    test::writeRows(test::glue("SST-2/train.tsv"), train_, 0, 320);
+    test::writeRows(test::glue("SST-2/dev.tsv"), dev_, 0, 100);
     model_ = copyOf(kModel);
     options_ = optionsFor(model_);
     result_ = trainPredictor(options_, [this](const PredictorEpoch& e) { reported_.push_back(e); });
@@ -593,7 +567,7 @@ void PredictorTest::badSettings() {
     for (const Case& c : cases) {
         PredictorTrainOptions options = optionsFor(model_);
         c.edit(options);
-        const QString problem = failsWith([&] { trainPredictor(options); }, {c.named});
+        const QString problem = test::errorProblem([&] { trainPredictor(options); }, {c.named});
         QVERIFY2(problem.isEmpty(), qPrintable(QStringLiteral("%1: %2").arg(c.name, problem)));
     }
     QVERIFY_FAILS(

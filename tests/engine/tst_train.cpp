@@ -34,18 +34,6 @@ namespace {
 
 using Path = std::filesystem::path;
 
-// Writes the header line and the data lines [first, first + count) of `source` to `target`
-// (byte for byte: a byte-order mark on the header stays).
-void writeRows(const Path& source, const Path& target, int first, int count) {
-    std::ifstream in(source, std::ios::binary);
-    std::ofstream out(target, std::ios::binary);
-    std::string line;
-    std::getline(in, line);
-    out << line << '\n';
-    for (int row = 0; row < first + count && std::getline(in, line); ++row)
-        if (row >= first) out << line << '\n';
-}
-
 // The tiny recipe every run here starts from: 2 blocks of d_model 32, both MoE with 4 experts,
 // a 300-piece tokenizer, a few dozen steps on one thread.
 TrainOptions tinyOptions(const Path& train, const Path& dev, const Path& out) {
@@ -100,22 +88,6 @@ std::vector<TextInput> textsOf(const Dataset& data) {
     return inputs;
 }
 
-// Runs `train`; returns "" when it throws a sida::Error whose message holds `part`, else what
-// happened instead.
-QString failsWith(const std::function<void()>& train, const std::string& part) {
-    try {
-        train();
-    } catch (const Error& e) {
-        const std::string message = e.what();
-        if (message.find(part) == std::string::npos)
-            return QString::fromStdString("message lacks '" + part + "': " + message);
-        return {};
-    } catch (const std::exception& e) {
-        return QStringLiteral("threw something other than sida::Error: ") + e.what();
-    }
-    return QStringLiteral("no error");
-}
-
 using TrainEdit = std::function<void(TrainOptions&)>;
 using FinetuneEdit = std::function<void(FinetuneOptions&)>;
 
@@ -165,9 +137,9 @@ void TrainTest::initTestCase() {
     sst2Train_ = path("sst2-train.tsv");
     sst2Dev_ = path("sst2-dev.tsv");
     smallTrain_ = path("sst2-small.tsv");
-    writeRows(test::glue("SST-2/train.tsv"), sst2Train_, 0, 400);
-    writeRows(test::glue("SST-2/dev.tsv"), sst2Dev_, 0, 100);
-    writeRows(test::glue("SST-2/train.tsv"), smallTrain_, 0, 48);
+    test::writeRows(test::glue("SST-2/train.tsv"), sst2Train_, 0, 400);
+    test::writeRows(test::glue("SST-2/dev.tsv"), sst2Dev_, 0, 100);
+    test::writeRows(test::glue("SST-2/train.tsv"), smallTrain_, 0, 48);
 
     mainOptions_ = tinyOptions(sst2Train_, sst2Dev_, path("main"));
     mainOptions_.onEpoch = [this](const EpochMetrics& m) { reported_.push_back(m); };
@@ -402,8 +374,8 @@ void TrainTest::cliTrainThenEval() {
 // MRPC: a byte-order mark, a header with #1 String / #2 String, sentence pairs.
 void TrainTest::sentencePairs() {
     const Path train = path("mrpc-train.tsv"), dev = path("mrpc-dev.tsv");
-    writeRows(test::glue("MRPC/train.tsv"), train, 0, 300);
-    writeRows(test::glue("MRPC/train.tsv"), dev, 300, 60);
+    test::writeRows(test::glue("MRPC/train.tsv"), train, 0, 300);
+    test::writeRows(test::glue("MRPC/train.tsv"), dev, 300, 60);
     const Dataset devData = readDataset(dev);
     QVERIFY(devData.hadByteOrderMark);
     QCOMPARE(devData.layout, std::string("MRPC"));
@@ -503,7 +475,7 @@ void TrainTest::cancelAndResume() {
 void TrainTest::resumeRefusesAnotherRun() {
     TrainOptions nothing = deterministicOptions(path("resume-nothing"));
     nothing.resume = true;
-    QString problem = failsWith([&] { trainClassifier(nothing); }, "nothing to resume");
+    QString problem = test::errorProblem([&] { trainClassifier(nothing); }, {"nothing to resume"});
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
 
     // A saved state of another architecture.
@@ -518,7 +490,7 @@ void TrainTest::resumeRefusesAnotherRun() {
     TrainOptions wider = deterministicOptions(out);
     wider.architecture.dModel = 48;
     wider.resume = true;
-    problem = failsWith([&] { trainClassifier(wider); }, "different model configuration");
+    problem = test::errorProblem([&] { trainClassifier(wider); }, {"different model configuration"});
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
 }
 
@@ -668,7 +640,7 @@ void TrainTest::badTrainingSettings() {
     TrainOptions options = tinyOptions(smallTrain_, {}, path("bad-" + std::to_string(++runs)));
     options.optimizer.epochs = 1;
     edit(options);
-    const QString problem = failsWith([&] { trainClassifier(options); }, named.toStdString());
+    const QString problem = test::errorProblem([&] { trainClassifier(options); }, {named.toStdString()});
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
 }
 
@@ -717,7 +689,7 @@ void TrainTest::badFinetuneSettings() {
     options.threads = 1;
     options.device = "cpu";
     edit(options);
-    const QString problem = failsWith([&] { finetuneClassifier(options); }, named.toStdString());
+    const QString problem = test::errorProblem([&] { finetuneClassifier(options); }, {named.toStdString()});
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
 }
 

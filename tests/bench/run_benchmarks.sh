@@ -4,14 +4,17 @@
 # Run from a release build on a quiet machine: every `sida bench` writes its JSON to OUT_DIR and
 # prints its table.
 #
-#   tests/bench/run_benchmarks.sh [OUT_DIR]      (default: build/bench; SIDA_THREADS, default 2)
+#   tests/bench/run_benchmarks.sh [OUT_DIR]      (default: build/bench; SIDA_THREADS, default 1)
+#
+# One intra-op thread by default: on the 2-core build machine it is the fastest setting for every
+# policy, and it leaves the other core to the hash thread (docs/BENCHMARKS.md, "Threads").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 sida=build/release/bin/sida
 model=resources/models/sst2-switch
 dev=${SIDA_GLUE_DIR:-../shared/data/glue}/SST-2/dev.tsv
-threads=${SIDA_THREADS:-2}
+threads=${SIDA_THREADS:-1}
 out=${1:-build/bench}
 mkdir -p "$out"
 

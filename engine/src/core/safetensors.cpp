@@ -240,32 +240,24 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
         throw Error("'" + path.string() + "' is not a regular file");
     }
     size_ = static_cast<size_t>(st.st_size);
-    if (size_ > 0) {
-        void* mapped = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (mapped == MAP_FAILED) {
-            const int err = errno;
-            ::close(fd);
-            throw Error("cannot memory-map '" + path.string() + "': " + std::strerror(err));
-        }
-        data_ = static_cast<const std::byte*>(mapped);
-    }
-    // Kept open for posix_fadvise (release, prefetch).
-    descriptor_ = fd;
+    void* mapped = size_ > 0 ? ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+    const int err = errno;
+    ::close(fd); // the mapping keeps the file
+    if (mapped == MAP_FAILED) throw Error("cannot memory-map '" + path.string() + "': " + std::strerror(err));
+    data_ = static_cast<const std::byte*>(mapped);
 }
 
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
-    if (descriptor_ >= 0) ::close(descriptor_);
 }
 
 void MappedFile::release(uint64_t offset, uint64_t length) const {
     const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     const uint64_t first = (offset + page - 1) / page * page, last = (offset + length) / page * page;
     if (!data_ || last <= first || last > size_) return;
-    // Our mapping's pages first (a mapped page stays in the cache), then the cache itself.
+    // Only our mapping's pages: the page cache keeps the bytes, unmapped pages the kernel may
+    // reclaim under memory pressure.
     ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
-    ::posix_fadvise(descriptor_, static_cast<off_t>(first), static_cast<off_t>(last - first),
-                    POSIX_FADV_DONTNEED);
 }
 
 void MappedFile::prefetch(uint64_t offset, uint64_t length) const {

@@ -87,8 +87,9 @@ public:
     ExpertWeights hostWeights(ExpertKey key, const at::Device& device) const;
 
     /// CPU: asks the kernel to read the listed experts that are not in the pool from the checkpoint
-    /// ahead of use (the hash thread calls this as soon as it knows a batch's experts). Safe to
-    /// call without the lock. A no-op with CUDA, whose host tier is pinned memory.
+    /// ahead of use, for those whose pages it has reclaimed (the hash thread calls this as soon as
+    /// it knows a batch's experts). Safe to call without the lock. A no-op with CUDA, whose host
+    /// tier is pinned memory.
     void prefetchFromDisk(const std::vector<std::set<int64_t>>& neededPerLayer) const;
 
 private:
@@ -111,8 +112,9 @@ private:
     int64_t chooseVictim(const std::function<Need(ExpertKey)>& need, Eviction eviction) const;
     void evictSlot(int64_t slot, ResidencyLog& log);
     void copyIn(int64_t slot, ExpertKey key, ResidencyLog& log);
-    /// CPU: once an expert is in the pool its checkpoint pages are dropped from memory, so that
-    /// the budget is what the experts really take; fetching it again reads the disk.
+    /// CPU: once an expert is in the pool its checkpoint pages are unmapped, so that the process's
+    /// resident set counts it once (in the pool). The page cache, the CPU's host tier, keeps the
+    /// bytes while the kernel has room: fetching the expert again reads memory, not the disk.
     void releaseHostPages(ExpertKey key) const;
     size_t flatIndex(ExpertKey key) const { return static_cast<size_t>(key.layer * experts_ + key.expert); }
 

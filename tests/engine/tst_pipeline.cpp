@@ -229,8 +229,9 @@ void PipelineTest::sidaUsesAndReportsThePredictor() {
 void PipelineTest::invalidInputsGetErrorsInPlace() {
     Sink sink;
     Pipeline pipeline(model_, {.policy = Policy::Standard, .batchSize = 2}, sink.resultCallback());
-    pipeline.submit(
-        {{"a good film"}, {""}, {"bad \xff bytes"}, {"   "}, {"another one", std::string("and its pair")}});
+    const auto single = [](std::string text) { return Request{std::move(text), std::nullopt, ""}; };
+    pipeline.submit({single("a good film"), single(""), single("bad \xff bytes"), single("   "),
+                     Request{"another one", std::string("and its pair"), ""}});
     pipeline.waitIdle();
     std::lock_guard lock(sink.mutex);
     QCOMPARE(sink.results.size(), size_t(5));

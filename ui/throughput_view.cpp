@@ -69,6 +69,14 @@ void ThroughputView::clear() {
 
 int ThroughputView::pointCount() const { return m_samples->dataCount(); }
 
+QList<ThroughputView::CurveColours> ThroughputView::throughputCurveColours() const {
+    QList<CurveColours> colours;
+    for (const QCPGraph* graph : {m_samples, m_tokens})
+        colours.append({graph->name(), graph->pen().color(), graph->valueAxis()->labelColor(),
+                        graph->valueAxis()->tickLabelColor()});
+    return colours;
+}
+
 void ThroughputView::addTraces(const QList<TracePtr>& traces) {
     for (const TracePtr& trace : traces) {
         const ThroughputPoint& p = m_series.add(*trace);
@@ -124,8 +132,14 @@ void ThroughputView::refresh() {
 
 void ThroughputView::applyPalette() {
     applyPlotPalette(m_plot, palette());
-    m_samples->setPen(QPen(seriesColor(0, palette()), 1.5));
-    m_tokens->setPen(QPen(seriesColor(1, palette()), 1.5));
+    // Two curves share the throughput plot, one per value axis: each axis takes its curve's
+    // colour, so no legend has to cover the data to say which is which.
+    for (const auto& [graph, colorIndex] : {std::pair{m_samples, 0}, std::pair{m_tokens, 1}}) {
+        const QColor color = seriesColor(colorIndex, palette());
+        graph->setPen(QPen(color, 1.5));
+        graph->valueAxis()->setLabelColor(color);
+        graph->valueAxis()->setTickLabelColor(color);
+    }
     m_latency->setPen(QPen(seriesColor(2, palette()), 1.5));
     m_queue->setPen(QPen(seriesColor(3, palette()), 1.5));
     QColor fill = seriesColor(3, palette());

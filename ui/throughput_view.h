@@ -6,6 +6,7 @@
 #include "engine_types.h"
 #include "time_series.h"
 
+#include <QColor>
 #include <QList>
 #include <QWidget>
 
@@ -30,6 +31,14 @@ public:
 
     const ThroughputSeries& series() const { return m_series; }
     int pointCount() const;
+
+    /// How the samples/s and tokens/s curves, which share the throughput plot, tell themselves
+    /// apart: each curve's colour and the colours of its own value axis's label and tick labels.
+    struct CurveColours {
+        QString name;
+        QColor curve, axisLabel, tickLabels;
+    };
+    QList<CurveColours> throughputCurveColours() const;
 
 protected:
     void changeEvent(QEvent* event) override;

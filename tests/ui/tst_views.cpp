@@ -133,6 +133,24 @@ private Q_SLOTS:
         QCOMPARE(view.series().points().back().samplesPerSecond, 8 / 0.31);
     }
 
+    void throughputAxesTakeTheirCurvesColours() {
+        ThroughputView view;
+        const auto check = [&] {
+            const auto colours = view.throughputCurveColours();
+            QCOMPARE(colours.size(), 2);
+            QCOMPARE(colours[0].name, u"samples/s"_s);
+            QCOMPARE(colours[1].name, u"tokens/s"_s);
+            QVERIFY(colours[0].curve != colours[1].curve);
+            for (const auto& c : colours) {
+                QCOMPARE(c.axisLabel, c.curve);
+                QCOMPARE(c.tickLabels, c.curve);
+            }
+        };
+        check();
+        view.setPalette(QPalette(QColor(30, 30, 30))); // a dark theme: the colours are set again
+        check();
+    }
+
     void predictorViewListsAndOpensMisses() {
         PredictorView view;
         view.reset(modelWith(2, 8));

@@ -26,6 +26,8 @@ QVariant MissListModel::headerData(int section, Qt::Orientation orientation, int
     if (orientation != Qt::Horizontal) return {};
     if (role == Qt::DisplayRole) {
         switch (section) {
+        case BatchColumn:
+            return QStringLiteral("Batch");
         case SentenceColumn:
             return QStringLiteral("Sentence");
         case TokenColumn:
@@ -38,6 +40,8 @@ QVariant MissListModel::headerData(int section, Qt::Orientation orientation, int
             return QStringLiteral("Router (prob.)");
         }
     }
+    if (role == Qt::ToolTipRole && section == BatchColumn)
+        return QStringLiteral("The number of the batch the miss happened in (1: the pipeline's first)");
     if (role == Qt::ToolTipRole && section == PredictedColumn)
         return QStringLiteral("The predictor's top-1 expert and its probability");
     if (role == Qt::ToolTipRole && section == RouterColumn)
@@ -51,6 +55,8 @@ QVariant MissListModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
+        case BatchColumn:
+            return m.batchIndex;
         case SentenceColumn:
             return m.sentence;
         case TokenColumn:
@@ -65,6 +71,8 @@ QVariant MissListModel::data(const QModelIndex& index, int role) const {
         return {};
     case SortRole:
         switch (index.column()) {
+        case BatchColumn:
+            return m.batchIndex;
         case SentenceColumn:
             return m.sentence;
         case TokenColumn:

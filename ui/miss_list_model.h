@@ -17,7 +17,15 @@ class MissListModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
-    enum Column { SentenceColumn, TokenColumn, LayerColumn, PredictedColumn, RouterColumn, ColumnCount };
+    enum Column {
+        BatchColumn,
+        SentenceColumn,
+        TokenColumn,
+        LayerColumn,
+        PredictedColumn,
+        RouterColumn,
+        ColumnCount
+    };
     enum Role {
         LayerRole = Qt::UserRole + 1,
         PredictedRole,

@@ -79,10 +79,14 @@ PredictorView::PredictorView(QWidget* parent) : QWidget(parent) {
     m_table = new QTableView(this);
     m_table->setModel(m_filter);
     m_table->setSortingEnabled(true);
+    // Newest batch first: while a job runs, the misses it causes appear on top.
+    m_table->sortByColumn(MissListModel::BatchColumn, Qt::DescendingOrder);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setSectionResizeMode(MissListModel::SentenceColumn, QHeaderView::Stretch);
+    m_table->setColumnWidth(MissListModel::BatchColumn,
+                            fontMetrics().horizontalAdvance(QStringLiteral("Batch00")) + 18);
     m_table->setToolTip(tr("Click a miss to open its sentence's hash table"));
     connect(m_table, &QTableView::clicked, this, &PredictorView::onMissActivated);
     connect(m_table, &QTableView::activated, this, &PredictorView::onMissActivated);

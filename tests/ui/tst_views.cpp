@@ -175,6 +175,23 @@ private Q_SLOTS:
         QCOMPARE(opened[0][2].toInt(), table->model()->index(2, 0).data(MissListModel::TokenRole).toInt());
     }
 
+    void predictorViewListsNewestBatchFirst() {
+        PredictorView view;
+        view.reset(modelWith(2, 8));
+        view.setServingOptions(PipelineOptions{}, true);
+        test::TraceShape shape;
+        for (quint64 batch : {4u, 5u}) {
+            shape.batchIndex = batch;
+            view.addTraces({test::makeTrace(shape)});
+        }
+        view.refresh();
+        const QAbstractItemModel* shown = view.missTable()->model();
+        QCOMPARE(shown->rowCount(), 12);
+        QCOMPARE(shown->index(0, 0).data(MissListModel::BatchIndexRole).toULongLong(), 5u);
+        QCOMPARE(shown->index(11, 0).data(MissListModel::BatchIndexRole).toULongLong(), 4u);
+        QCOMPARE(shown->index(0, MissListModel::BatchColumn).data().toULongLong(), 5u);
+    }
+
     void mainWindowOffersEveryViewWithoutAModel() {
         QTemporaryDir dir;
         MainWindow window(new QSettings(dir.filePath(u"studio.ini"_s), QSettings::IniFormat));

@@ -47,6 +47,8 @@ nlohmann::json toJson(const BenchReport& report, const PipelineOptions& o) {
                         {"latency_p95_ms", r.latencyP95Ms},
                         {"latency_p99_ms", r.latencyP99Ms},
                         {"batch_ms", r.batchMs},
+                        {"copy_ms", r.copyMs},
+                        {"copy_hidden_ms", r.copyHiddenMs},
                         {"peak_resident_expert_bytes", r.peakResidentExpertBytes},
                         {"mean_resident_expert_bytes", r.meanResidentExpertBytes},
                         {"mean_used_expert_bytes", r.meanUsedExpertBytes},
@@ -74,25 +76,28 @@ void printTable(const BenchReport& report, const PipelineOptions& o) {
                 report.model.c_str(), report.device.c_str(), report.cpu.c_str(), report.threads, o.batchSize,
                 o.topK, evictionName(o.eviction).c_str(),
                 o.cacheAcrossBatches ? "" : ", no caching across batches");
-    std::printf("%-11s %9s %9s %8s %8s %8s %13s %13s %10s %10s %8s %6s %8s %7s\n", "policy", "samples/s",
-                "tokens/s", "p50 ms", "p95 ms", "p99 ms", "resident MiB", "(peak MiB)", "used MiB",
-                "copied MiB", "hit rate", "wait%", "accuracy", "x first");
+    std::printf("%-11s %9s %9s %8s %8s %8s %13s %13s %10s %10s %8s %8s %8s %6s %8s %7s\n", "policy",
+                "samples/s", "tokens/s", "p50 ms", "p95 ms", "p99 ms", "resident MiB", "(peak MiB)",
+                "used MiB", "copied MiB", "copy ms", "hidden", "hit rate", "wait%", "accuracy", "x first");
     const double base = report.runs.front().samplesPerSecond;
     for (const BenchRun& r : report.runs) {
         char hit[16] = "-", accuracy[16] = "-";
         if (r.hitRate >= 0) std::snprintf(hit, sizeof hit, "%.4f", r.hitRate);
         if (r.accuracy >= 0) std::snprintf(accuracy, sizeof accuracy, "%.4f", r.accuracy);
-        std::printf("%-11s %9.2f %9.1f %8.2f %8.2f %8.2f %13.2f %13.2f %10.2f %10.1f %8s %6.2f %8s %7.2f\n",
+        std::printf("%-11s %9.2f %9.1f %8.2f %8.2f %8.2f %13.2f %13.2f %10.2f %10.1f %8.3f %8.3f %8s %6.2f "
+                    "%8s %7.2f\n",
                     policyName(r.policy).c_str(), r.samplesPerSecond, r.tokensPerSecond, r.latencyP50Ms,
                     r.latencyP95Ms, r.latencyP99Ms, mib(r.meanResidentExpertBytes),
                     mib(static_cast<double>(r.peakResidentExpertBytes)), mib(r.meanUsedExpertBytes),
-                    mib(static_cast<double>(r.bytesCopied)), hit, 100 * r.waitForHashFraction, accuracy,
-                    r.samplesPerSecond / base);
+                    mib(static_cast<double>(r.bytesCopied)), r.copyMs, r.copyHiddenMs, hit,
+                    100 * r.waitForHashFraction, accuracy, r.samplesPerSecond / base);
     }
     const BenchRun& first = report.runs.front();
     std::printf(
         "\nall experts: %.2f MiB; budget: %.2f MiB; resident = mean expert bytes in the pool per batch,\n"
-        "used = mean bytes of the experts a batch's tokens ran on (its working set)\n",
+        "used = mean bytes of the experts a batch's tokens ran on (its working set); copy ms = the\n"
+        "inference thread's time per batch on expert copies (making them or waiting for them), hidden =\n"
+        "copy time per batch that overlapped compute on the copy thread (CPU)\n",
         mib(static_cast<double>(first.allExpertBytes)), mib(static_cast<double>(first.budgetBytes)));
 }
 
@@ -110,11 +115,12 @@ int runBench(const Arguments& arguments) {
         "bench",
         "(MODEL_DIR | --synthetic switch-base-N) --data FILE [--policy P | --compare P1,P2,...] [options]",
         "Benchmark the serving pipeline: throughput (samples/s, tokens/s), latency p50/p95/p99,\n"
-        "resident expert bytes (peak and mean) against all experts' bytes, bytes copied, the\n"
-        "predictor's hit rate, the time the inference thread waited for hash tables, and\n"
-        "accuracy when the data has labels. --compare runs several policies on the same inputs\n"
-        "in one process and prints ratios against the first. --synthetic builds random weights\n"
-        "with the real google/switch-base-N shapes (no download; cached under ~/.cache).");
+        "resident expert bytes (peak and mean) against all experts' bytes, bytes copied and the\n"
+        "copy time the inference thread waited for (and, on the CPU, how much ran hidden on the\n"
+        "copy thread), the predictor's hit rate, the time the inference thread waited for hash\n"
+        "tables, and accuracy when the data has labels. --compare runs several policies on the\n"
+        "same inputs in one process and prints ratios against the first. --synthetic builds random\n"
+        "weights with the real google/switch-base-N shapes (no download; cached under ~/.cache).");
     parser.positionals("MODEL_DIR", "the model folder (default: the bundled demo model)", 0, 1)
         .option("--synthetic", "NAME", "switch-base-8, -16, -32, -64, -128 or -256 with random weights")
         .option("--data", "FILE", "inputs (TSV/CSV/TXT; labels give accuracy)")

@@ -86,6 +86,7 @@ private Q_SLOTS:
     void sidaExactEqualsStandardUnderTightBudget();
     void budgetIsNeverExceeded();
     void batchNeedingMoreThanTheBudgetCompletes();
+    void predictedExpertsAreCopiedAhead();
     void standardNeverEvicts();
     void sidaUsesAndReportsThePredictor();
     void invalidInputsGetErrorsInPlace();
@@ -135,18 +136,50 @@ void PipelineTest::oracleEqualsStandard() {
              qPrintable(QString::number(maxProbabilityDifference(standard, oracle))));
 }
 
+// One expert slot (every copy waits), and a quarter and a half of the experts (copies made ahead
+// on the copy thread, the window evicting experts needed later): always standard's output.
 void PipelineTest::sidaExactEqualsStandardUnderTightBudget() {
     const auto texts = sentences(20);
     const auto standard = runAll(model_, {.policy = Policy::Standard, .batchSize = 4}, texts);
-    Sink sink;
-    const auto exact =
-        runAll(model_, {.policy = Policy::SidaExact, .batchSize = 4, .expertBudgetBytes = 1}, texts, &sink);
-    QVERIFY(maxProbabilityDifference(standard, exact) <= 1e-5);
-    for (size_t i = 0; i < texts.size(); ++i)
-        QCOMPARE(exact[i].classification.label, standard[i].classification.label);
-    std::lock_guard lock(sink.mutex);
-    for (const auto& trace : sink.traces)
-        QCOMPARE(trace->memory.budgetBytes, uint64_t(model_->info().expertBytes));
+    for (const double fraction : {0.0, 0.25, 0.5}) {
+        Sink sink;
+        PipelineOptions options{.policy = Policy::SidaExact, .batchSize = 4};
+        if (fraction > 0)
+            options.expertBudgetFraction = fraction;
+        else
+            options.expertBudgetBytes = 1;
+        const auto exact = runAll(model_, options, texts, &sink);
+        QVERIFY2(maxProbabilityDifference(standard, exact) <= 1e-5, qPrintable(QString::number(fraction)));
+        for (size_t i = 0; i < texts.size(); ++i)
+            QCOMPARE(exact[i].classification.label, standard[i].classification.label);
+        std::lock_guard lock(sink.mutex);
+        const ModelInfo& info = model_->info();
+        const int64_t experts = info.totalExpertBytes / info.expertBytes;
+        const auto slots = fraction > 0 ? static_cast<int64_t>(fraction * static_cast<double>(experts)) : 1;
+        for (const auto& trace : sink.traces)
+            QCOMPARE(trace->memory.budgetBytes, uint64_t(slots * info.expertBytes));
+    }
+}
+
+// What the hash table predicts is copied in before its layer runs; what only the router knows is
+// fetched once the layer is routed. The oracle predicts every expert: with room for a batch's
+// working set, no layer fetches anything; ondemand fetches every copy it makes.
+void PipelineTest::predictedExpertsAreCopiedAhead() {
+    for (const Policy policy : {Policy::Oracle, Policy::OnDemand}) {
+        Sink sink;
+        runAll(model_, {.policy = policy, .batchSize = 2, .cacheAcrossBatches = false}, sentences(12, 9),
+               &sink);
+        std::lock_guard lock(sink.mutex);
+        int64_t copied = 0, onDemand = 0;
+        for (const auto& t : sink.traces)
+            for (const LayerTrace& l : t->layers) {
+                copied += static_cast<int64_t>(l.copiedIn.size());
+                onDemand += l.fetchedOnDemand;
+                if (policy == Policy::OnDemand) QCOMPARE(l.fetchedOnDemand, int64_t(l.copiedIn.size()));
+            }
+        QVERIFY(copied > 0);
+        if (policy == Policy::Oracle) QCOMPARE(onDemand, int64_t(0));
+    }
 }
 
 void PipelineTest::budgetIsNeverExceeded() {

@@ -35,6 +35,8 @@ struct BenchRun {
     double tokensPerSecond = 0.0;
     double latencyP50Ms = 0.0, latencyP95Ms = 0.0, latencyP99Ms = 0.0; ///< per request, submit to result
     double batchMs = 0.0; ///< mean inference-thread turn per batch
+    double copyMs = 0.0;       ///< per batch: the inference thread's time on expert copies (TimingTrace)
+    double copyHiddenMs = 0.0; ///< per batch: copy time that overlapped compute (CPU copy thread)
     uint64_t peakResidentExpertBytes = 0;
     double meanResidentExpertBytes = 0.0;
     double meanUsedExpertBytes = 0.0; ///< experts the batch's tokens actually ran on (the working set)

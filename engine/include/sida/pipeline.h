@@ -124,7 +124,8 @@ struct MemoryTrace {
 struct TimingTrace {
     double hashBuildMs = 0.0;   ///< the hash thread's work for this batch
     double waitForHashMs = 0.0; ///< the inference thread waiting for this batch's hash table
-    double copyMs = 0.0;        ///< expert copies issued for this batch
+    double copyMs = 0.0;        ///< the inference thread's time on expert copies: making them, or waiting
+    double copyHiddenMs = 0.0;  ///< CPU: the copy thread's time on them that overlapped compute
     double computeMs = 0.0;     ///< encoder + head
     double totalMs = 0.0;       ///< the inference thread's whole turn
 };

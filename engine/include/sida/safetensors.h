@@ -85,10 +85,6 @@ public:
     std::span<const std::byte> bytes() const { return {data_, size_}; }
     const std::filesystem::path& path() const { return path_; }
 
-    /// Drops the whole pages inside bytes [offset, offset + length) from this mapping, so that they
-    /// no longer count in the process's resident set. The page cache keeps them (the next read
-    /// comes from memory) until the kernel needs the room.
-    void release(uint64_t offset, uint64_t length) const;
     /// Asks the kernel to read bytes [offset, offset + length) in ahead of use, asynchronously.
     void prefetch(uint64_t offset, uint64_t length) const;
 

@@ -251,15 +251,6 @@ MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
-void MappedFile::release(uint64_t offset, uint64_t length) const {
-    const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t first = (offset + page - 1) / page * page, last = (offset + length) / page * page;
-    if (!data_ || last <= first || last > size_) return;
-    // Only our mapping's pages: the page cache keeps the bytes, unmapped pages the kernel may
-    // reclaim under memory pressure.
-    ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
-}
-
 void MappedFile::prefetch(uint64_t offset, uint64_t length) const {
     const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     const uint64_t first = offset / page * page;

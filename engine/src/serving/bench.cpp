@@ -38,7 +38,7 @@ struct Collected {
     std::vector<double> latencies;
     std::vector<int64_t> predictions;
     int64_t errors = 0, tokens = 0, hits = 0, misses = 0, batches = 0;
-    double batchMs = 0, usedBytes = 0, residentBytes = 0;
+    double batchMs = 0, copyMs = 0, copyHiddenMs = 0, usedBytes = 0, residentBytes = 0;
     uint64_t peakResident = 0, bytesCopied = 0, budget = 0, allExperts = 0;
     std::map<std::string, size_t> indexOfTag;
 };
@@ -69,6 +69,8 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
         ++c.batches;
         c.tokens += t->tokens;
         c.batchMs += t->timing.totalMs - t->timing.waitForHashMs;
+        c.copyMs += t->timing.copyMs;
+        c.copyHiddenMs += t->timing.copyHiddenMs;
         c.residentBytes += static_cast<double>(t->memory.residentExpertBytes);
         c.peakResident = std::max(c.peakResident, t->memory.residentExpertBytes);
         c.bytesCopied += t->bytesCopied;
@@ -126,6 +128,8 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
     run.latencyP99Ms = percentile(c.latencies, 0.99);
     const double batches = static_cast<double>(std::max<int64_t>(1, c.batches));
     run.batchMs = c.batchMs / batches;
+    run.copyMs = c.copyMs / batches;
+    run.copyHiddenMs = c.copyHiddenMs / batches;
     run.peakResidentExpertBytes = c.peakResident;
     run.meanResidentExpertBytes = c.residentBytes / batches;
     run.meanUsedExpertBytes = c.usedBytes / batches;

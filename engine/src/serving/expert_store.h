@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Where experts live: a host tier holding every expert, and a fixed pool of device slots sized by
 // the expert budget. With CUDA the host tier is pinned memory and copies run on their own stream
-// with events; without CUDA the pool is RAM and the host tier is the memory-mapped checkpoint
-// (real copies of real bytes, converted to the compute dtype), so the same manager runs anywhere.
+// with events; without CUDA the pool is RAM, the host tier is the memory-mapped checkpoint (real
+// copies of real bytes, converted to the compute dtype) and copies made ahead of use run on a copy
+// thread, so the same manager runs anywhere and overlaps copies with compute on both.
 #pragma once
 
 #include "model/switch_weights.h"
+#include "serving/copy_engine.h"
 #include "sida/pipeline.h"
 #include "sida/safetensors.h"
 
@@ -17,6 +19,7 @@
 #include <map>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,13 +39,17 @@ struct ResidencyLog {
     std::vector<std::vector<int32_t>> copiedIn, evicted; ///< per MoE layer
     std::vector<int64_t> fetchedOnDemand;                ///< per MoE layer
     uint64_t bytesCopied = 0;
-    double copyMs = 0.0;
+    double copyMs = 0.0;       ///< the inference thread's time on copies: making them, or waiting for them
+    double copyHiddenMs = 0.0; ///< CPU: copy-thread time that ran beside compute, not waited for
     void reset(size_t layers);
 };
 
-/// How much an expert is needed by the batch in flight; lower classes are evicted first, and Now
-/// (the current layer has yet to run it) only when nothing else is resident.
-enum class Need { None = 0, Done = 1, Later = 2, Now = 3 };
+/// How the batch in flight needs an expert. Eviction takes experts it will not use again first
+/// (never needed, then already used; oldest first by FIFO or LRU), and only when there are none,
+/// of those it still needs, the one it needs last: the encoder runs the MoE layers in order and a
+/// layer's experts in id order, so the order of use is the order of ExpertKey.
+enum class Need { None = 0, Done = 1, Needed = 2 };
+using NeedOf = std::function<Need(ExpertKey)>;
 
 class ExpertStore {
 public:
@@ -71,16 +78,23 @@ public:
     /// Fills the pool with every expert (the standard policy's state, and the default).
     void fillAll(ResidencyLog* log = nullptr);
 
-    /// Makes `key` resident if it is not, evicting the least needed expert per `need` (ties by
-    /// FIFO or LRU). Returns false when it was already resident.
-    bool fetch(ExpertKey key, const std::function<Need(ExpertKey)>& need, Eviction eviction,
-               ResidencyLog& log);
+    /// Makes `key` resident if it is not, for use now, evicting the least needed expert per `need`
+    /// (CPU: the copy runs on this thread). Returns false when it was already resident.
+    bool fetch(ExpertKey key, const NeedOf& need, Eviction eviction, ResidencyLog& log);
+
+    enum class Ahead { NoRoom, Resident, Started };
+    /// Starts copying `key` in ahead of its use (CPU: on the copy thread; CUDA: on the copy stream)
+    /// if there is room for it: a free slot, an expert the batch will not use again, or, when
+    /// `evictLaterNeeds`, one the batch needs only after `key`.
+    Ahead fetchAhead(ExpertKey key, const NeedOf& need, Eviction eviction, bool evictLaterNeeds,
+                     ResidencyLog& log);
 
     /// Evicts every resident expert for which `need` is Need::None.
-    void evictUnneeded(const std::function<Need(ExpertKey)>& need, ResidencyLog& log);
+    void evictUnneeded(const NeedOf& need, ResidencyLog& log);
 
-    /// The weights of a resident expert, ready for the compute stream; marks it used (LRU).
-    ExpertWeights weights(ExpertKey key);
+    /// The weights of a resident expert, ready for the compute stream (CPU: once its copy is
+    /// done, the wait counted in `log`); marks it used (LRU).
+    ExpertWeights weights(ExpertKey key, ResidencyLog& log);
 
     /// The expert from the host tier, converted to the compute dtype on `device` (a temporary,
     /// outside the pool: for the oracle's hash thread).
@@ -97,7 +111,8 @@ private:
         at::Tensor buffer;            ///< [2 * d * d_ff]: wi then wo
         std::optional<ExpertKey> key; ///< empty when free
         uint64_t loadedAt = 0, lastUsed = 0;
-        std::optional<c10::Event> ready; ///< CUDA: the copy into it has finished
+        std::optional<c10::Event> ready;     ///< CUDA: the copy into it has finished
+        std::shared_ptr<CopyTicket> copying; ///< CPU: its copy, until someone has waited for it
     };
     /// Where a host-tier matrix's bytes are in the checkpoint, when the host tier is the mapping.
     struct FileRange {
@@ -109,13 +124,19 @@ private:
         FileRange wiFile, woFile;
     };
 
-    int64_t chooseVictim(const std::function<Need(ExpertKey)>& need, Eviction eviction) const;
+    /// A free slot, growing the pool up to its capacity; -1 when it is full.
+    int64_t freeSlot();
+    int64_t chooseVictim(const NeedOf& need, Eviction eviction) const;
     void evictSlot(int64_t slot, ResidencyLog& log);
-    void copyIn(int64_t slot, ExpertKey key, ResidencyLog& log);
-    /// CPU: once an expert is in the pool its checkpoint pages are unmapped, so that the process's
-    /// resident set counts it once (in the pool). The page cache, the CPU's host tier, keeps the
-    /// bytes while the kernel has room: fetching the expert again reads memory, not the disk.
-    void releaseHostPages(ExpertKey key) const;
+    /// Copies `key` into `slot`: CPU, on this thread, or on the copy thread when `ahead`.
+    void copyIn(int64_t slot, ExpertKey key, bool ahead, ResidencyLog& log);
+    /// CPU: waits for the slot's copy made ahead, if any, counting the wait in `log`.
+    void finishCopy(Slot& slot, ResidencyLog& log);
+    /// CPU: the host tier's bytes of `key`, converted into `buffer`. The checkpoint's pages stay
+    /// mapped: they are the page cache (the CPU's host tier, which the kernel may reclaim under
+    /// memory pressure), and unmapping them after each copy made every later copy of the expert
+    /// fault its pages in again, which cost more than the copy itself.
+    void copyFromHost(const at::Tensor& buffer, ExpertKey key) const;
     size_t flatIndex(ExpertKey key) const { return static_cast<size_t>(key.layer * experts_ + key.expert); }
 
     const HostExpert& host(ExpertKey key) const { return host_[flatIndex(key)]; }
@@ -133,6 +154,8 @@ private:
     uint64_t bytesCopiedTotal_ = 0;
     std::optional<c10::Stream> copyStream_;
     std::mutex mutex_;
+    /// CPU: copies ahead of use. Last, so that it finishes before what its copies read goes away.
+    std::unique_ptr<CopyEngine> copyEngine_;
 };
 
 } // namespace sida::detail

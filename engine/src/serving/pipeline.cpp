@@ -218,6 +218,7 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
     }
     trace->timing.computeMs = millisecondsSince(computeStart) - log.copyMs;
     trace->timing.copyMs = log.copyMs;
+    trace->timing.copyHiddenMs = log.copyHiddenMs;
 
     // Sequences and their results.
     const at::Tensor sequenceOf = item.batch.sequenceOf.cpu();

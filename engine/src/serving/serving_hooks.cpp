@@ -20,11 +20,20 @@ ServingHooks::ServingHooks(ExpertStore& store, const PipelineOptions& options, b
     log_.reset(static_cast<size_t>(store.layers()));
 }
 
+namespace {
+
+// How many of the experts next in the order of use the window keeps resident or on their way.
+// Each one it makes room for by evicting an expert needed later costs that expert a second copy;
+// a few are enough to keep the copy engine busy while the compute runs.
+constexpr int kPrefetchWindow = 4;
+
+} // namespace
+
 Need ServingHooks::need(ExpertKey key) const {
-    if (key.layer == currentLayer_) return pending_.contains(key.expert) ? Need::Now : Need::Done;
+    if (key.layer == currentLayer_) return pending_.contains(key.expert) ? Need::Needed : Need::Done;
     if (key.layer < currentLayer_) return Need::Done;
     if (table_ && !table_->empty() && table_->needed[static_cast<size_t>(key.layer)].contains(key.expert))
-        return Need::Later;
+        return Need::Needed;
     return Need::None;
 }
 
@@ -34,22 +43,37 @@ void ServingHooks::prefetch() {
     if (!options_.cacheAcrossBatches && options_.policy != Policy::Standard)
         store_.evictUnneeded(needOf, log_);
     if (!table_ || table_->empty()) return;
-    for (int l = 0; l < store_.layers(); ++l) {
-        for (int64_t e : table_->needed[static_cast<size_t>(l)]) {
-            if (store_.isResident({l, e})) continue;
-            // Prefetching never pushes out an expert this batch needs; what does not fit is
-            // fetched on demand when its layer runs.
-            bool room = store_.residentCount() < store_.capacity();
-            for (int other = 0; !room && other < store_.layers(); ++other)
-                for (int32_t r : store_.residentExperts(other))
-                    if (need({other, r}) == Need::None) {
-                        room = true;
-                        break;
-                    }
-            if (!room) return;
-            store_.fetch({l, e}, needOf, options_.eviction, log_);
-        }
-    }
+    // Never pushing out an expert this batch needs; the window below and the layers' own fetches
+    // bring in what does not fit.
+    for (int l = 0; l < store_.layers(); ++l)
+        for (int64_t e : table_->needed[static_cast<size_t>(l)])
+            if (store_.fetchAhead({l, e}, needOf, options_.eviction, /*evictLaterNeeds=*/false, log_) ==
+                ExpertStore::Ahead::NoRoom) {
+                prefetchWindow();
+                return;
+            }
+}
+
+void ServingHooks::prefetchWindow() {
+    const auto needOf = [this](ExpertKey k) { return need(k); };
+    int ahead = 0;
+    // Returns false once the window is full or the pool has no room.
+    auto keep = [&](ExpertKey key) {
+        if (ahead++ >= kPrefetchWindow) return false;
+        const auto result = store_.fetchAhead(key, needOf, options_.eviction, /*evictLaterNeeds=*/true, log_);
+        // An expert of a layer already routed is one the router asked for: fetched on demand,
+        // even when its copy overlaps the compute of the experts before it.
+        if (result == ExpertStore::Ahead::Started && key.layer == currentLayer_)
+            ++log_.fetchedOnDemand[static_cast<size_t>(key.layer)];
+        return result != ExpertStore::Ahead::NoRoom;
+    };
+    if (currentLayer_ >= 0)
+        for (int64_t e : pending_)
+            if (!keep({currentLayer_, e})) return;
+    if (!table_ || table_->empty()) return;
+    for (int l = currentLayer_ + 1; l < store_.layers(); ++l)
+        for (int64_t e : table_->needed[static_cast<size_t>(l)])
+            if (!keep({l, e})) return;
 }
 
 MoeDecision ServingHooks::decide(int moeLayer, const at::Tensor& normed,
@@ -82,6 +106,7 @@ MoeDecision ServingHooks::decide(int moeLayer, const at::Tensor& normed,
 void ServingHooks::prepare(int moeLayer, const std::vector<int64_t>& experts) {
     currentLayer_ = moeLayer;
     pending_ = {experts.begin(), experts.end()};
+    prefetchWindow();
 }
 
 ExpertWeights ServingHooks::expert(int moeLayer, int64_t expert) {
@@ -89,8 +114,11 @@ ExpertWeights ServingHooks::expert(int moeLayer, int64_t expert) {
     if (store_.fetch(
             key, [this](ExpertKey k) { return need(k); }, options_.eviction, log_))
         ++log_.fetchedOnDemand[static_cast<size_t>(moeLayer)];
+    // While this expert is still pending, nothing the window evicts can be it: on the CPU its
+    // compute has not started yet.
+    prefetchWindow();
     pending_.erase(expert);
-    return store_.weights(key);
+    return store_.weights(key, log_);
 }
 
 namespace {

@@ -32,9 +32,9 @@ public:
     ServingHooks(ExpertStore& store, const PipelineOptions& options, bool noDrop, const HashTable* table,
                  at::ScalarType dtype, const at::Device& device, ResidencyLog& log);
 
-    /// Before the forward: evicts what the batch does not need (when not caching) and copies the
-    /// hash table's experts in, layer by layer, as far as the pool has room without evicting
-    /// anything this batch needs.
+    /// Before the forward: evicts what the batch does not need (when not caching) and starts
+    /// copying the hash table's experts in, layer by layer, as far as the pool has room without
+    /// evicting anything this batch needs; then the window (below).
     void prefetch();
 
     MoeDecision decide(int moeLayer, const at::Tensor& normed,
@@ -44,6 +44,10 @@ public:
 
 private:
     Need need(ExpertKey key) const;
+    /// Keeps the next few experts the batch will use resident or on their way (evicting, if it
+    /// must, experts needed after them), so that their copies overlap the compute before them:
+    /// the rest of the current layer (known once it is routed), then the hash table's.
+    void prefetchWindow();
 
     ExpertStore& store_;
     PipelineOptions options_;

@@ -56,6 +56,7 @@ std::string traceToJson(const BatchTrace& t) {
                                {{"hash_build", time.hashBuildMs},
                                 {"wait_for_hash", time.waitForHashMs},
                                 {"copy", time.copyMs},
+                                {"copy_hidden", time.copyHiddenMs},
                                 {"compute", time.computeMs},
                                 {"total", time.totalMs}}},
                               {"sequences", sequences},

@@ -108,6 +108,8 @@ private Q_SLOTS:
     void sparsemaxGradientMatchesFiniteDifferences();
     void distillationLossHandComputed();
     void distillationIgnoresExpertsOutsideTopT();
+    void lstmInferenceMatchesLibTorch_data();
+    void lstmInferenceMatchesLibTorch();
     void paddingChangesNothingForRealTokens_data();
     void paddingChangesNothingForRealTokens();
 };
@@ -354,6 +356,48 @@ void PredictorInternalsTest::paddingChangesNothingForRealTokens() {
     const at::Tensor neighbour = realTokenLogits(net, embedding, 0, {changed});
     // The last token sees the changed one through the LSTM in either direction setting.
     QVERIFY(!at::allclose(alone[0].select(1, 3), neighbour.select(1, 3), 1e-3, 1e-4));
+}
+
+void PredictorInternalsTest::lstmInferenceMatchesLibTorch_data() {
+    QTest::addColumn<int>("layers");
+    QTest::addColumn<int>("hidden");
+    QTest::newRow("1 layer, width 7") << 1 << 7;
+    QTest::newRow("2 layers, width 7") << 2 << 7;
+    QTest::newRow("2 layers, width 128") << 2 << 128;
+}
+
+// The serving path's LSTM against LibTorch's packed one, on sequences of mixed lengths in an
+// unsorted batch (the longest is not first): the same outputs, and 0 past each sequence's end.
+void PredictorInternalsTest::lstmInferenceMatchesLibTorch() {
+    QFETCH(int, layers);
+    QFETCH(int, hidden);
+    torch::manual_seed(5);
+    torch::nn::LSTM lstm(torch::nn::LSTMOptions(5, hidden).num_layers(layers).batch_first(true));
+    lstm->eval();
+    torch::NoGradGuard noGrad;
+    const at::Tensor x = at::randn({4, 9, 5});
+    const at::Tensor lengths = at::tensor(std::vector<int64_t>{3, 9, 1, 6});
+    const auto packed = torch::nn::utils::rnn::pack_padded_sequence(x, lengths, true, false);
+    const at::Tensor expected = std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(
+        std::get<0>(lstm->forward_with_packed_input(packed)), true, 0.0, 9));
+    const at::Tensor actual = sida::detail::unidirectionalLstmInference(lstm, x, lengths);
+    QCOMPARE(actual.sizes().vec(), expected.sizes().vec());
+    QVERIFY_CLOSE(valuesOf(actual), valuesOf(expected), 1e-5);
+    QCOMPARE(actual[2].slice(0, 1).abs().max().item<float>(), 0.0f);
+    // What PredictorNet::forward runs when it is not training is this path, and agrees with the
+    // training path (LibTorch's LSTM) on the same weights.
+    sida::detail::PredictorNet net(tinyPredictor(false));
+    const at::Tensor embeddings = at::randn({3, 6, 8});
+    const at::Tensor mask =
+        at::tensor(std::vector<int64_t>{1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}).view({3, 6});
+    net.eval();
+    const at::Tensor fast = net.forward(embeddings, mask);
+    at::Tensor reference;
+    {
+        torch::AutoGradMode withGrad(true);
+        reference = net.forward(embeddings, mask).detach();
+    }
+    QVERIFY_CLOSE(valuesOf(fast), valuesOf(reference), 1e-5);
 }
 
 QTEST_GUILESS_MAIN(PredictorInternalsTest)

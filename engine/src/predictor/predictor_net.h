@@ -34,6 +34,13 @@ private:
     torch::nn::ModuleList heads_{nullptr};
 };
 
+/// A unidirectional LSTM's output [B, S, H] for float32 inputs `x` [B, S, In] on the CPU, without
+/// autograd; 0 past each sequence's length (`lengths` [B], CPU). What PredictorNet::forward runs
+/// when it is not training: LibTorch's LSTM spends about ten operator calls on every time step,
+/// which at serving's batch sizes cost more than the arithmetic; here a step is one matrix product
+/// and one loop over the gates. The same outputs as LibTorch's (tst_predictor_internals).
+at::Tensor unidirectionalLstmInference(torch::nn::LSTM& lstm, const at::Tensor& x, const at::Tensor& lengths);
+
 /// The fingerprint of a model: SHA-256 of its shared embedding's stored bytes.
 std::string modelFingerprint(const Checkpoint& checkpoint);
 

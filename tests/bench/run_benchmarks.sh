@@ -27,15 +27,15 @@ bench() { # NAME ARGS...: one table on the terminal, the same run's JSON in OUT_
 import json, sys
 report = json.load(open(sys.argv[1]))
 mib = 1 << 20
-print(f"{'policy':<11} {'samples/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'resident MiB (mean/peak)':>25} "
-      f"{'used MiB':>8} {'copied MiB':>10} {'hit rate':>8} {'wait %':>6} {'accuracy':>8}")
+print(f"{'policy':<11} {'samples/s':>9} {'batch ms':>8} {'resident MiB (mean/peak)':>25} "
+      f"{'used MiB':>8} {'copied MiB':>10} {'copy ms':>7} {'hidden':>6} {'hit rate':>8} {'wait %':>6} {'accuracy':>8}")
 for r in report["runs"]:
     hit = "-" if r["hit_rate"] is None else f"{r['hit_rate']:.4f}"
     acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
-    print(f"{r['policy']:<11} {r['samples_per_second']:>9.1f} {r['latency_p50_ms']:>7.1f} {r['latency_p99_ms']:>7.1f} "
+    print(f"{r['policy']:<11} {r['samples_per_second']:>9.1f} {r['batch_ms']:>8.2f} "
           f"{r['mean_resident_expert_bytes'] / mib:>15.2f} / {r['peak_resident_expert_bytes'] / mib:>7.2f} "
-          f"{r['mean_used_expert_bytes'] / mib:>8.2f} {r['bytes_copied'] / mib:>10.1f} {hit:>8} "
-          f"{100 * r['wait_for_hash_fraction']:>6.2f} {acc:>8}")
+          f"{r['mean_used_expert_bytes'] / mib:>8.2f} {r['bytes_copied'] / mib:>10.1f} {r['copy_ms']:>7.2f} "
+          f"{r['copy_hidden_ms']:>6.2f} {hit:>8} {100 * r['wait_for_hash_fraction']:>6.2f} {acc:>8}")
 print(f"all experts: {report['runs'][0]['all_expert_bytes'] / mib:.2f} MiB; {report['cpu']}, {report['threads']} threads")
 EOF
 }

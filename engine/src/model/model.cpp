@@ -146,7 +146,8 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     impl->experts =
         std::make_unique<detail::ExpertStore>(impl->info.config, impl->info.config.sparseBlocks(),
                                               *impl->checkpoint, impl->dtype, impl->device, progress, cancel);
-    impl->experts->fillAll();
+    // The pool starts empty: experts reach it when first used, and the standard policy fills it.
+    // A model far larger than the memory its budget allows never has every expert in the pool.
     if (labels > 0) impl->info.labels = labelNames(impl->info.config, labels);
     detail::describeModel(impl->info, impl->weights, impl->checkpoint.get(), impl->dtype, impl->device);
     if (options.loadPredictor) loadPredictorInto(*impl, dir);

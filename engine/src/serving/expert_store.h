@@ -75,7 +75,8 @@ public:
     std::vector<int32_t> residentExperts(int layer) const;
     uint64_t bytesCopiedTotal() const { return bytesCopiedTotal_; }
 
-    /// Fills the pool with every expert (the standard policy's state, and the default).
+    /// Fills the pool with every expert (the standard policy's state). The pool starts empty, sized
+    /// for every expert.
     void fillAll(ResidencyLog* log = nullptr);
 
     /// Makes `key` resident if it is not, for use now, evicting the least needed expert per `need`

@@ -71,7 +71,6 @@ public:
     void setCapacity(int64_t slots, Eviction eviction);
     int64_t capacity() const { return capacity_; }
     int64_t residentCount() const { return static_cast<int64_t>(where_.size()); }
-    bool isResident(ExpertKey key) const { return where_.contains(key); }
     std::vector<int32_t> residentExperts(int layer) const;
     uint64_t bytesCopiedTotal() const { return bytesCopiedTotal_; }
 

@@ -59,9 +59,9 @@ at::Tensor unidirectionalLstmInference(torch::nn::LSTM& lstm, const at::Tensor& 
     const auto [sortedLengths, order] = lengths.sort(/*stable=*/true, 0, /*descending=*/true);
     const int64_t* steps = sortedLengths.const_data_ptr<int64_t>();
     at::Tensor input = x.index_select(0, order).transpose(0, 1).contiguous(); // [S, B, In]
+    const auto p = lstm->named_parameters(/*recurse=*/false);
     for (int64_t layer = 0; layer < lstm->options.num_layers(); ++layer) {
         const std::string suffix = "_l" + std::to_string(layer);
-        const auto& p = lstm->named_parameters(/*recurse=*/false);
         const at::Tensor recurrentT = p["weight_hh" + suffix].t();
         // The input's share of every step's gates at once: one matrix product for the layer.
         const at::Tensor inputGates = at::addmm(p["bias_ih" + suffix] + p["bias_hh" + suffix],

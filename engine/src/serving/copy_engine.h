@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The CPU's counterpart of the CUDA copy stream: one thread that runs expert copies in the order
 // they were issued while the inference thread computes. Whoever needs a copy the engine has not
-// started yet runs it at once instead of waiting behind the queue, so a copy is never slower
-// than doing it in place.
+// started yet runs it at once instead of waiting behind the queue.
 #pragma once
 
 #include <condition_variable>

@@ -204,9 +204,9 @@ void ExpertStore::copyIn(int64_t slot, ExpertKey key, bool ahead, ResidencyLog& 
     Slot& s = slots_[static_cast<size_t>(slot)];
     if (!s.buffer.defined())
         s.buffer = at::empty({2 * dModel_ * dFf_}, at::TensorOptions().dtype(dtype_).device(device_));
-    const HostExpert& h = host(key);
-    const int64_t half = dModel_ * dFf_;
     if (device_.is_cuda()) {
+        const HostExpert& h = host(key);
+        const int64_t half = dModel_ * dFf_;
         // The slot may still be read by kernels queued on the compute stream: the copy stream
         // waits for them, then copies; the compute stream waits for the copy before use.
         c10::Event computed(device_.type());

@@ -43,15 +43,17 @@ void ServingHooks::prefetch() {
     if (!options_.cacheAcrossBatches && options_.policy != Policy::Standard)
         store_.evictUnneeded(needOf, log_);
     if (!table_ || table_->empty()) return;
-    // Never pushing out an expert this batch needs; the window below and the layers' own fetches
-    // bring in what does not fit.
-    for (int l = 0; l < store_.layers(); ++l)
-        for (int64_t e : table_->needed[static_cast<size_t>(l)])
-            if (store_.fetchAhead({l, e}, needOf, options_.eviction, /*evictLaterNeeds=*/false, log_) ==
-                ExpertStore::Ahead::NoRoom) {
-                prefetchWindow();
-                return;
-            }
+    // Never pushing out an expert this batch needs; the window and the layers' own fetches bring
+    // in what does not fit.
+    const auto fillFreeRoom = [&] {
+        for (int l = 0; l < store_.layers(); ++l)
+            for (int64_t e : table_->needed[static_cast<size_t>(l)])
+                if (store_.fetchAhead({l, e}, needOf, options_.eviction, /*evictLaterNeeds=*/false, log_) ==
+                    ExpertStore::Ahead::NoRoom)
+                    return;
+    };
+    fillFreeRoom();
+    prefetchWindow();
 }
 
 void ServingHooks::prefetchWindow() {

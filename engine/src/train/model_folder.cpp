@@ -30,13 +30,9 @@ void writeModelFolder(const std::filesystem::path& dir, const SwitchConfig& conf
 
 nlohmann::json trainingRecord(const std::string& command, uint64_t seed, const std::string& device,
                               const std::vector<std::pair<std::string, std::filesystem::path>>& dataFiles) {
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    char date[32];
-    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     const RuntimeVersions versions = runtimeVersions();
     nlohmann::json record = {{"command", command},
                              {"seed", seed},
-                             {"finished", date},
                              {"machine",
                               {{"cpu", cpuModelName()},
                                {"logical_cores", std::thread::hardware_concurrency()},
@@ -95,6 +91,11 @@ void writeTrainingJson(const std::filesystem::path& dir, nlohmann::json record, 
     record["best_dev_accuracy"] = result.bestDevAccuracy;
     record["interrupted"] = result.interrupted;
     record["wall_seconds"] = seconds;
+    // Stamped here, as the record is written after the last epoch, not when the run started.
+    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    record["finished"] = date;
     std::ofstream(dir / "training.json") << record.dump(2) << "\n";
 }
 

@@ -18,7 +18,7 @@ void writeModelFolder(const std::filesystem::path& dir, const SwitchConfig& conf
                       const SwitchWeights& weights, at::ScalarType storage,
                       const std::filesystem::path& spiece);
 
-/// The parts of training.json every run has: when, where, on what software and data.
+/// The parts of training.json every run has: what ran, where, on what software and data.
 nlohmann::json trainingRecord(const std::string& command, uint64_t seed, const std::string& device,
                               const std::vector<std::pair<std::string, std::filesystem::path>>& dataFiles);
 
@@ -27,7 +27,7 @@ EpochMetrics epochFromJson(const nlohmann::json& j);
 nlohmann::json epochsToJson(const std::vector<EpochMetrics>& epochs);
 
 /// Completes `record` with the epochs and wall time of `result` (summed over resumed sessions)
-/// and writes it as training.json.
+/// and the time it finished, and writes it as training.json.
 void writeTrainingJson(const std::filesystem::path& dir, nlohmann::json record, TrainResult& result);
 
 /// The storage dtype named by a setting: float32 or bfloat16 (float16 is refused).

@@ -5,7 +5,8 @@
 #
 #   installer/make-demo-model.sh [OUT_DIR]      (default: resources/models/sst2-switch)
 #
-# Takes about 30 minutes on a 2-core machine (docs/MODELS.md has the measured times).
+# SIDA_THREADS sets the thread count (default: one per core). docs/MODELS.md has the measured
+# times: on a 2-core machine, with one thread, 15 minutes for the classifier and 14 for the predictor.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -178,10 +178,7 @@ void MainWindow::createViews() {
     connect(m_modelPage, &ModelPage::deviceChosen, this, [this](const QString& device) {
         m_settings.device = device;
         m_settings.save(*m_store);
-        LoadOptions options = m_controller->loadOptions();
-        options.device = device.toStdString();
-        options.threads = m_settings.threads;
-        m_controller->reloadModel(options);
+        m_controller->reloadModel(loadOptions());
     });
     connect(m_classify, &ClassifyPanel::message, this, &MainWindow::showMessage);
     connect(m_sparsity, &SparsityView::message, this, &MainWindow::showMessage);
@@ -347,12 +344,15 @@ void MainWindow::connectController() {
     connect(m_compare, &CompareView::comparisonFinished, this, &MainWindow::updateBusy);
 }
 
-void MainWindow::openModel(const QString& dir) {
+LoadOptions MainWindow::loadOptions() const {
     LoadOptions options;
     options.device = m_settings.device.toStdString();
     options.threads = m_settings.threads;
-    m_controller->loadModel(dir, options);
+    options.dtype = m_settings.dtype.toStdString();
+    return options;
 }
+
+void MainWindow::openModel(const QString& dir) { m_controller->loadModel(dir, loadOptions()); }
 
 bool MainWindow::openInitialModel() {
     const std::filesystem::path bundled = defaultModelDir();
@@ -466,12 +466,14 @@ void MainWindow::showSettings() {
 }
 
 void MainWindow::applySettings(const StudioSettings& settings) {
-    const Theme before = m_settings.theme;
+    const StudioSettings before = m_settings;
     m_settings = settings;
     if (const QString refused = m_controller->setOptions(settings.pipeline); !refused.isEmpty())
         showMessage(tr("These settings cannot run: %1").arg(refused));
-    if (settings.theme != before) applyTheme(settings.theme);
+    if (settings.theme != before.theme) applyTheme(settings.theme);
     m_settings.save(*m_store);
+    // The compute dtype shapes every loaded weight: the model is loaded again in it.
+    if (settings.dtype != before.dtype && m_controller->hasModel()) m_controller->reloadModel(loadOptions());
     updateStatus();
 }
 

@@ -73,6 +73,8 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    /// How models are loaded under the current settings (device, threads, dtype).
+    LoadOptions loadOptions() const;
     void createViews();
     void createActions();
     void createMenus();

@@ -3,13 +3,16 @@
 
 #include "engine_types.h"
 
+#include "sida/errors.h"
+#include "sida/memory.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
-#include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStandardItemModel>
@@ -46,13 +49,25 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     m_topK->setRange(1, maxTopK > 0 ? maxTopK : 256);
     m_topK->setValue(p.topK);
     m_topK->setToolTip(tr("Experts per token the hash table holds; with SiDA all of them run, weighted"));
-    m_budget = new QDoubleSpinBox(this);
-    m_budget->setRange(1, 100);
-    m_budget->setSuffix(tr(" % of all experts"));
-    m_budget->setDecimals(0);
-    m_budget->setValue(p.expertBudgetFraction * 100.0);
-    m_budget->setToolTip(
-        tr("Expert memory on the device (or in the CPU pool); Standard always keeps every expert"));
+    const QString budgetSyntax = tr("auto, a share (50%, 0.5) or a size (2GiB, 512MiB). %1.")
+                                     .arg(QString::fromStdString(automaticBudgetRule()));
+    m_budget = new QLineEdit(QString::fromStdString(budgetText(p.deviceBudget)), this);
+    m_budget->setToolTip(tr("The device pool: GPU memory, or the RAM pool on the CPU; a share of every "
+                            "expert in the compute dtype. Standard always keeps every expert. ") +
+                         budgetSyntax);
+    m_hostBudget = new QLineEdit(QString::fromStdString(budgetText(p.hostBudget)), this);
+    m_hostBudget->setToolTip(tr("The host cache of experts read from disk (RAM, pinned with CUDA); a share "
+                                "of every expert's bytes on disk. ") +
+                             budgetSyntax);
+    m_budgetError = new QLabel(this);
+    m_budgetError->setWordWrap(true);
+    m_budgetError->setStyleSheet(QStringLiteral("color: #c62828"));
+    m_budgetError->hide();
+    m_dtype = new QComboBox(this);
+    m_dtype->addItem(tr("float32"), QStringLiteral("float32"));
+    m_dtype->addItem(tr("bfloat16 (half the memory; a copy from a bf16 checkpoint is a plain copy)"),
+                     QStringLiteral("bfloat16"));
+    m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(settings.dtype)));
     m_batch = new QSpinBox(this);
     m_batch->setRange(1, 4096);
     m_batch->setValue(p.batchSize);
@@ -86,7 +101,9 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     servingForm->addRow(tr("&Policy:"), m_policy);
     servingForm->addRow(QString(), m_policyHelp);
     servingForm->addRow(tr("&Top-k:"), m_topK);
-    servingForm->addRow(tr("Expert &budget:"), m_budget);
+    servingForm->addRow(tr("Device &pool budget:"), m_budget);
+    servingForm->addRow(tr("&Host cache budget:"), m_hostBudget);
+    servingForm->addRow(QString(), m_budgetError);
     servingForm->addRow(tr("&Eviction:"), m_eviction);
     servingForm->addRow(QString(), m_cacheAcrossBatches);
     servingForm->addRow(tr("&Batch size:"), m_batch);
@@ -95,6 +112,7 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     auto* engine = new QGroupBox(tr("Engine (applies when a model is loaded)"), this);
     auto* engineForm = new QFormLayout(engine);
     engineForm->addRow(tr("CPU &threads:"), m_threads);
+    engineForm->addRow(tr("Compute &dtype:"), m_dtype);
     auto* appearance = new QGroupBox(tr("Appearance"), this);
     auto* appearanceForm = new QFormLayout(appearance);
     appearanceForm->addRow(tr("T&heme:"), m_theme);
@@ -102,12 +120,14 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     auto* buttons =
         new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Apply | QDialogButtonBox::Cancel, this);
     connect(buttons, &QDialogButtonBox::accepted, this, [this] {
+        if (!budgetsValid()) return;
         Q_EMIT applied(this->settings());
         accept();
     });
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
-    connect(buttons->button(QDialogButtonBox::Apply), &QPushButton::clicked, this,
-            [this] { Q_EMIT applied(this->settings()); });
+    connect(buttons->button(QDialogButtonBox::Apply), &QPushButton::clicked, this, [this] {
+        if (budgetsValid()) Q_EMIT applied(this->settings());
+    });
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(serving);
@@ -121,17 +141,45 @@ void SettingsDialog::explainPolicy() {
     m_policyHelp->setText(policyExplanation(static_cast<Policy>(m_policy->currentData().toInt())));
 }
 
+bool SettingsDialog::budgetsValid() {
+    try {
+        parseBudget(m_budget->text().toStdString(), tr("Device pool budget").toStdString());
+        parseBudget(m_hostBudget->text().toStdString(), tr("Host cache budget").toStdString());
+    } catch (const Error& error) {
+        m_budgetError->setText(QString::fromStdString(error.what()));
+        m_budgetError->show();
+        return false;
+    }
+    m_budgetError->hide();
+    return true;
+}
+
+namespace {
+
+// Fields that do not parse keep the settings' previous budget (the buttons refuse them first).
+Budget budgetOr(const QLineEdit* field, const Budget& previous) {
+    try {
+        return parseBudget(field->text().toStdString(), "budget");
+    } catch (const Error&) {
+        return previous;
+    }
+}
+
+} // namespace
+
 StudioSettings SettingsDialog::settings() const {
     StudioSettings s = m_settings;
     s.pipeline.policy = static_cast<Policy>(m_policy->currentData().toInt());
     s.pipeline.topK = m_topK->value();
-    s.pipeline.expertBudgetFraction = m_budget->value() / 100.0;
+    s.pipeline.deviceBudget = budgetOr(m_budget, m_settings.pipeline.deviceBudget);
+    s.pipeline.hostBudget = budgetOr(m_hostBudget, m_settings.pipeline.hostBudget);
     s.pipeline.batchSize = m_batch->value();
     s.pipeline.hashQueueDepth = m_queueDepth->value();
     s.pipeline.shadowRouter = m_shadowRouter->isChecked();
     s.pipeline.cacheAcrossBatches = m_cacheAcrossBatches->isChecked();
     s.pipeline.eviction = static_cast<Eviction>(m_eviction->currentData().toInt());
     s.threads = m_threads->value();
+    s.dtype = m_dtype->currentData().toString();
     s.theme = static_cast<Theme>(m_theme->currentData().toInt());
     return s;
 }

@@ -9,7 +9,7 @@
 
 class QCheckBox;
 class QComboBox;
-class QDoubleSpinBox;
+class QLineEdit;
 class QLabel;
 class QSpinBox;
 
@@ -30,12 +30,17 @@ Q_SIGNALS:
 
 private:
     void explainPolicy();
+    /// Parses both budget fields; shows the engine's message under them when one is wrong.
+    bool budgetsValid();
 
     StudioSettings m_settings;
     QComboBox* m_policy;
     QLabel* m_policyHelp;
     QSpinBox* m_topK;
-    QDoubleSpinBox* m_budget;
+    QLineEdit* m_budget;
+    QLineEdit* m_hostBudget;
+    QComboBox* m_dtype;
+    QLabel* m_budgetError;
     QSpinBox* m_batch;
     QSpinBox* m_queueDepth;
     QCheckBox* m_shadowRouter;

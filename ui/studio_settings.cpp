@@ -22,6 +22,8 @@ T parseOr(const QString& text, T fallback, Parse parse) {
     }
 }
 
+Budget budgetFromText(const std::string& text) { return parseBudget(text, "the saved budget"); }
+
 } // namespace
 
 QString themeName(Theme theme) {
@@ -54,8 +56,9 @@ StudioSettings StudioSettings::load(QSettings& s) {
     s.beginGroup(QStringLiteral("pipeline"));
     p.policy = parseOr(s.value(QStringLiteral("policy")).toString(), p.policy, parsePolicy);
     p.topK = s.value(QStringLiteral("topK"), p.topK).toInt();
-    p.expertBudgetFraction =
-        s.value(QStringLiteral("expertBudgetFraction"), p.expertBudgetFraction).toDouble();
+    p.deviceBudget =
+        parseOr(s.value(QStringLiteral("deviceBudget")).toString(), p.deviceBudget, budgetFromText);
+    p.hostBudget = parseOr(s.value(QStringLiteral("hostBudget")).toString(), p.hostBudget, budgetFromText);
     p.batchSize = s.value(QStringLiteral("batchSize"), p.batchSize).toInt();
     p.hashQueueDepth = s.value(QStringLiteral("hashQueueDepth"), p.hashQueueDepth).toInt();
     p.shadowRouter = s.value(QStringLiteral("shadowRouter"), p.shadowRouter).toBool();
@@ -64,6 +67,8 @@ StudioSettings StudioSettings::load(QSettings& s) {
     s.endGroup();
     loaded.threads = s.value(QStringLiteral("engine/threads"), loaded.threads).toInt();
     loaded.device = s.value(QStringLiteral("engine/device"), loaded.device).toString();
+    loaded.dtype = s.value(QStringLiteral("engine/dtype"), loaded.dtype).toString();
+    if (loaded.dtype != u"float32" && loaded.dtype != u"bfloat16") loaded.dtype = QStringLiteral("float32");
     loaded.theme = parseTheme(s.value(QStringLiteral("appearance/theme")).toString());
     loaded.recentModels = s.value(QStringLiteral("models/recent")).toStringList();
     while (loaded.recentModels.size() > kMaxRecentModels) loaded.recentModels.removeLast();
@@ -74,7 +79,8 @@ void StudioSettings::save(QSettings& s) const {
     s.beginGroup(QStringLiteral("pipeline"));
     s.setValue(QStringLiteral("policy"), QString::fromStdString(policyName(pipeline.policy)));
     s.setValue(QStringLiteral("topK"), pipeline.topK);
-    s.setValue(QStringLiteral("expertBudgetFraction"), pipeline.expertBudgetFraction);
+    s.setValue(QStringLiteral("deviceBudget"), QString::fromStdString(budgetText(pipeline.deviceBudget)));
+    s.setValue(QStringLiteral("hostBudget"), QString::fromStdString(budgetText(pipeline.hostBudget)));
     s.setValue(QStringLiteral("batchSize"), pipeline.batchSize);
     s.setValue(QStringLiteral("hashQueueDepth"), pipeline.hashQueueDepth);
     s.setValue(QStringLiteral("shadowRouter"), pipeline.shadowRouter);
@@ -83,6 +89,7 @@ void StudioSettings::save(QSettings& s) const {
     s.endGroup();
     s.setValue(QStringLiteral("engine/threads"), threads);
     s.setValue(QStringLiteral("engine/device"), device);
+    s.setValue(QStringLiteral("engine/dtype"), dtype);
     s.setValue(QStringLiteral("appearance/theme"), themeName(theme));
     s.setValue(QStringLiteral("models/recent"), recentModels);
 }

@@ -21,6 +21,7 @@ struct StudioSettings {
     PipelineOptions pipeline;
     int threads = 0; ///< CPU threads for LibTorch; 0 = one per core (applies at load)
     QString device = QStringLiteral("auto");
+    QString dtype = QStringLiteral("float32"); ///< compute dtype (applies at load)
     Theme theme = Theme::System;
     QStringList recentModels; ///< most recent first
 

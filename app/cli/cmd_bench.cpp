@@ -33,49 +33,17 @@ std::vector<Policy> parsePolicies(const std::string& list) {
 
 double mib(double bytes) { return bytes / 1048576.0; }
 
-nlohmann::json toJson(const BenchReport& report, const PipelineOptions& o) {
-    nlohmann::json runs = nlohmann::json::array();
-    for (const BenchRun& r : report.runs)
-        runs.push_back({{"policy", policyName(r.policy)},
-                        {"samples", r.samples},
-                        {"tokens", r.tokens},
-                        {"errors", r.errors},
-                        {"seconds", r.seconds},
-                        {"samples_per_second", r.samplesPerSecond},
-                        {"tokens_per_second", r.tokensPerSecond},
-                        {"latency_p50_ms", r.latencyP50Ms},
-                        {"latency_p95_ms", r.latencyP95Ms},
-                        {"latency_p99_ms", r.latencyP99Ms},
-                        {"batch_ms", r.batchMs},
-                        {"copy_ms", r.copyMs},
-                        {"copy_hidden_ms", r.copyHiddenMs},
-                        {"peak_resident_expert_bytes", r.peakResidentExpertBytes},
-                        {"mean_resident_expert_bytes", r.meanResidentExpertBytes},
-                        {"mean_used_expert_bytes", r.meanUsedExpertBytes},
-                        {"budget_bytes", r.budgetBytes},
-                        {"all_expert_bytes", r.allExpertBytes},
-                        {"bytes_copied", r.bytesCopied},
-                        {"hit_rate", r.hitRate < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.hitRate)},
-                        {"wait_for_hash_fraction", r.waitForHashFraction},
-                        {"accuracy", r.accuracy < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.accuracy)}});
-    return {{"model", report.model},
-            {"device", report.device},
-            {"cpu", report.cpu},
-            {"threads", report.threads},
-            {"batch", o.batchSize},
-            {"top_k", o.topK},
-            {"budget_fraction", o.expertBudgetFraction},
-            {"budget_bytes", o.expertBudgetBytes},
-            {"eviction", evictionName(o.eviction)},
-            {"cache_across_batches", o.cacheAcrossBatches},
-            {"runs", runs}};
-}
-
-void printTable(const BenchReport& report, const PipelineOptions& o) {
-    std::printf("model %s\ndevice %s, CPU %s, %d threads; batch %d, top-k %d, eviction %s%s\n\n",
+void printTable(const BenchReport& report) {
+    const PipelineOptions& o = report.options;
+    std::printf("model %s\ndevice %s, CPU %s, %d threads; batch %d, top-k %d, eviction %s%s, queue %d; "
+                "budgets: device %s, host %s; I/O %s%s\n\n",
                 report.model.c_str(), report.device.c_str(), report.cpu.c_str(), report.threads, o.batchSize,
                 o.topK, evictionName(o.eviction).c_str(),
-                o.cacheAcrossBatches ? "" : ", no caching across batches");
+                o.cacheAcrossBatches ? "" : ", no caching across batches", o.hashQueueDepth,
+                budgetText(o.deviceBudget).c_str(), budgetText(o.hostBudget).c_str(), report.io.c_str(),
+                report.memoryLimitBytes
+                    ? (", memory limit " + std::to_string(report.memoryLimitBytes >> 20) + " MiB").c_str()
+                    : "");
     std::printf("%-11s %9s %9s %8s %8s %8s %13s %13s %10s %10s %8s %8s %8s %6s %8s %7s\n", "policy",
                 "samples/s", "tokens/s", "p50 ms", "p95 ms", "p99 ms", "resident MiB", "(peak MiB)",
                 "used MiB", "copied MiB", "copy ms", "hidden", "hit rate", "wait%", "accuracy", "x first");
@@ -92,12 +60,26 @@ void printTable(const BenchReport& report, const PipelineOptions& o) {
                     mib(static_cast<double>(r.bytesCopied)), r.copyMs, r.copyHiddenMs, hit,
                     100 * r.waitForHashFraction, accuracy, r.samplesPerSecond / base);
     }
+    std::printf("\n%-11s %10s %10s %9s %10s %10s %10s %9s\n", "policy", "host MiB", "read MiB", "optimal",
+                "x optimal", "exposed s", "hidden s", "peak RSS");
+    for (const BenchRun& r : report.runs)
+        std::printf("%-11s %10.1f %10.1f %9.1f %10.2f %10.3f %10.3f %9.1f\n", policyName(r.policy).c_str(),
+                    mib(static_cast<double>(r.hostBudgetBytes)), mib(static_cast<double>(r.diskBytesRead)),
+                    mib(static_cast<double>(r.diskBytesReadOptimal)),
+                    r.diskBytesReadOptimal
+                        ? static_cast<double>(r.diskBytesRead) / static_cast<double>(r.diskBytesReadOptimal)
+                        : 0.0,
+                    r.diskReadSecondsExposed, r.diskReadSecondsHidden,
+                    mib(static_cast<double>(r.peakRssBytes)));
     const BenchRun& first = report.runs.front();
     std::printf(
         "\nall experts: %.2f MiB; budget: %.2f MiB; resident = mean expert bytes in the pool per batch,\n"
         "used = mean bytes of the experts a batch's tokens ran on (its working set); copy ms = the\n"
         "inference thread's time per batch on expert copies (making them or waiting for them), hidden =\n"
-        "copy time per batch that overlapped compute on the copy thread (CPU)\n",
+        "copy time per batch that overlapped compute on the copy thread (CPU). Disk figures run from each\n"
+        "policy's start (warm-up included, caches emptied first): read = bytes read from the checkpoint,\n"
+        "optimal = Belady's offline optimum for the same needs with the same host cache, exposed = the\n"
+        "inference thread waiting for reads, hidden = read time it did not wait for; peak RSS per run\n",
         mib(static_cast<double>(first.allExpertBytes)), mib(static_cast<double>(first.budgetBytes)));
 }
 
@@ -180,9 +162,9 @@ int runBench(const Arguments& arguments) {
         sida::runBench(model, inputs, options, bar.callback(), installInterruptHandler());
     bar.finishLine();
     if (args->has("--json"))
-        std::cout << toJson(report, o).dump(2) << "\n";
+        std::cout << benchReportToJson(report) << "\n";
     else
-        printTable(report, o);
+        printTable(report);
     return 0;
 }
 

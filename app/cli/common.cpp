@@ -63,43 +63,32 @@ void reportProblems(const std::vector<RowProblem>& problems, const std::string& 
     if (problems.size() > 10) std::cerr << "  ... (" << problems.size() - 10 << " more; --json lists all)\n";
 }
 
-// "50%", "0.5" (a fraction of all expert bytes) or "2GiB", "500MB", "123456" (bytes).
-void parseBudget(const std::string& text, PipelineOptions& o) {
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    const std::string unit = end ? std::string(end) : "";
-    if (text.empty() || end == text.c_str() || !std::isfinite(value) || value <= 0)
-        throw UsageError("--budget: '" + text + "' is not a fraction (0.5, 50%) or a size (2GiB)");
-    if (unit == "%") {
-        if (value > 100) throw UsageError("--budget: " + text + " is more than 100%");
-        o.expertBudgetFraction = value / 100;
-        return;
+Budget budgetOption(const Args& args, const std::string& option) {
+    try {
+        return parseBudget(args.get(option), option);
+    } catch (const Error& e) {
+        throw UsageError(e.what());
     }
-    if (unit.empty() && value <= 1) {
-        o.expertBudgetFraction = value;
-        return;
-    }
-    static const std::vector<std::pair<std::string, double>> units{
-        {"", 1},     {"B", 1},        {"KB", 1e3},        {"MB", 1e6},
-        {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
-    for (const auto& [name, scale] : units)
-        if (unit == name) {
-            o.expertBudgetBytes = static_cast<int64_t>(value * scale);
-            return;
-        }
-    throw UsageError("--budget: unknown unit '" + unit + "' (use %, B, KB, MB, GB, KiB, MiB or GiB)");
 }
 
 void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
     const PipelineOptions d;
     parser.option("--policy", "P", "standard, ondemand, sida, sida-exact or oracle", defaultPolicy)
         .option("--batch", "N", "requests per batch", std::to_string(d.batchSize))
-        .option("--budget", "X", "expert memory: a fraction (0.5, 50%) or bytes (2GiB)", "100%")
+        .option("--budget", "X",
+                "the device pool (GPU memory, or the RAM pool on the CPU): auto, a share of every expert's "
+                "bytes in the compute dtype (50%, 0.5) or a size (2GiB, 512MiB)",
+                "auto")
+        .option("--host-budget", "X",
+                "the host cache of experts read from disk (RAM; pinned with CUDA): auto, a share of every "
+                "expert's bytes on disk (50%) or a size (4GiB)",
+                "auto")
         .option("--top-k", "K", "experts per token in the hash table", std::to_string(d.topK))
         .option("--eviction", "E", "fifo or lru", "lru")
         .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup; "
                             "standard keeps every expert)")
-        .option("--queue", "N", "hash tables the hash thread may build ahead",
+        .option("--queue", "N",
+                "hash tables the hash thread may build ahead: how far ahead both expert caches see",
                 std::to_string(d.hashQueueDepth))
         .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
         .flag("--scale-by-router", "sida: weight each expert's output by the router's probability "
@@ -116,7 +105,8 @@ PipelineOptions servingOptionsFrom(const Args& args) {
     } catch (const std::exception& e) {
         throw UsageError(e.what());
     }
-    parseBudget(args.get("--budget"), o);
+    o.deviceBudget = budgetOption(args, "--budget");
+    o.hostBudget = budgetOption(args, "--host-budget");
     o.batchSize = static_cast<int>(args.integer("--batch", 1, 4096));
     o.topK = static_cast<int>(args.integer("--top-k", 1, 4096));
     o.cacheAcrossBatches = !args.has("--no-cache");

@@ -54,14 +54,26 @@ int main(int argc, char** argv) {
         QStringLiteral("NAME"));
     const QCommandLineOption budget(
         QStringLiteral("budget"),
-        QStringLiteral("Expert budget in percent of all experts (saved like a change in Settings)."),
-        QStringLiteral("PERCENT"));
+        QStringLiteral("The device pool's budget: auto, a share (50%, 0.5) or a size (2GiB) (saved like a "
+                       "change in Settings)."),
+        QStringLiteral("X"));
+    const QCommandLineOption hostBudget(
+        QStringLiteral("host-budget"),
+        QStringLiteral("The host cache's budget: auto, a share (50%) or a size (4GiB) (saved like a change "
+                       "in Settings)."),
+        QStringLiteral("X"));
+    const QCommandLineOption dtype(
+        QStringLiteral("dtype"),
+        QStringLiteral("Compute dtype: float32 or bfloat16 (saved like a change in "
+                       "Settings)."),
+        QStringLiteral("T"));
     const QCommandLineOption threads(
         QStringLiteral("threads"),
         QStringLiteral("CPU threads for LibTorch, 0 = one per core (saved like a change in "
                        "Settings)."),
         QStringLiteral("N"));
-    parser.addOptions({model, screenshot, view, theme, size, measure, policy, budget, threads});
+    parser.addOptions(
+        {model, screenshot, view, theme, size, measure, policy, budget, hostBudget, dtype, threads});
     parser.addPositionalArgument(QStringLiteral("MODEL_DIR"), QStringLiteral("The same as --model."),
                                  QStringLiteral("[MODEL_DIR]"));
     parser.process(app);
@@ -86,22 +98,28 @@ int main(int argc, char** argv) {
     sida::ui::MainWindow window(
         headless ? new QSettings(scratch.filePath(QStringLiteral("studio.ini")), QSettings::IniFormat)
                  : nullptr);
-    if (parser.isSet(policy) || parser.isSet(budget) || parser.isSet(threads)) {
+    if (parser.isSet(policy) || parser.isSet(budget) || parser.isSet(hostBudget) || parser.isSet(dtype) ||
+        parser.isSet(threads)) {
         sida::ui::StudioSettings settings = window.settings();
         try {
             if (parser.isSet(policy))
                 settings.pipeline.policy = sida::parsePolicy(parser.value(policy).toStdString());
+            if (parser.isSet(budget))
+                settings.pipeline.deviceBudget =
+                    sida::parseBudget(parser.value(budget).toStdString(), "--budget");
+            if (parser.isSet(hostBudget))
+                settings.pipeline.hostBudget =
+                    sida::parseBudget(parser.value(hostBudget).toStdString(), "--host-budget");
         } catch (const std::exception& error) {
             std::fprintf(stderr, "sida-studio: %s\n", error.what());
             return 2;
         }
-        if (parser.isSet(budget)) {
-            const double percent = parser.value(budget).toDouble();
-            if (!(percent > 0 && percent <= 100)) {
-                std::fprintf(stderr, "sida-studio: --budget must be a percentage in (0, 100]\n");
+        if (parser.isSet(dtype)) {
+            settings.dtype = parser.value(dtype);
+            if (settings.dtype != u"float32" && settings.dtype != u"bfloat16") {
+                std::fprintf(stderr, "sida-studio: --dtype must be float32 or bfloat16\n");
                 return 2;
             }
-            settings.pipeline.expertBudgetFraction = percent / 100.0;
         }
         if (parser.isSet(threads)) {
             bool isNumber = false;

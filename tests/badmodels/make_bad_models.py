@@ -63,15 +63,19 @@ class Corpus:
         self.fixtures = fixtures
         self.models = []
 
-    def folder(self, name, source, error, what):
-        """A copy of the fixture `source` (links followed), recorded in the manifest."""
+    def folder(self, name, source, error, what, info_refuses=True):
+        """A copy of the fixture `source` (links followed), recorded in the manifest.
+
+        `info_refuses`: False where the fault is in an expert's bytes, which the engine reads only
+        when the expert is first needed: `sida info` then loads the folder, and classifying with
+        the standard policy (every expert read) reports it."""
         target = self.out / name
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
         for entry in sorted((self.fixtures / source).iterdir()):
             shutil.copyfile(entry, target / entry.name)  # spiece.model is a link in the fixtures
-        self.models.append({"folder": name, "error": error, "what": what})
+        self.models.append({"folder": name, "error": error, "what": what, "info_refuses": info_refuses})
         return target
 
     def write_manifest(self):
@@ -143,7 +147,8 @@ def make(corpus):
     # Weights that decode but are not numbers: what a flipped exponent bit can also produce.
     d = c.folder("nan-weight", SINGLE, "NaN or infinite", "NaN in an attention weight")
     overwrite_tensor(d, "encoder.block.0.layer.0.SelfAttention.q.weight", struct.pack("<f", math.nan))
-    d = c.folder("inf-expert-weight", SINGLE, "NaN or infinite", "+Inf in an expert's feed-forward weight")
+    d = c.folder("inf-expert-weight", SINGLE, "NaN or infinite", "+Inf in an expert's feed-forward weight",
+                 info_refuses=False)
     overwrite_tensor(d, "encoder.block.3.layer.1.mlp.experts.expert_2.wi.weight", struct.pack("<f", math.inf))
 
     # -- header lengths

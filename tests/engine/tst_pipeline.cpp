@@ -145,9 +145,9 @@ void PipelineTest::sidaExactEqualsStandardUnderTightBudget() {
         Sink sink;
         PipelineOptions options{.policy = Policy::SidaExact, .batchSize = 4};
         if (fraction > 0)
-            options.expertBudgetFraction = fraction;
+            options.deviceBudget = Budget::ofFraction(fraction);
         else
-            options.expertBudgetBytes = 1;
+            options.deviceBudget = Budget::ofBytes(1);
         const auto exact = runAll(model_, options, texts, &sink);
         QVERIFY2(maxProbabilityDifference(standard, exact) <= 1e-5, qPrintable(QString::number(fraction)));
         for (size_t i = 0; i < texts.size(); ++i)
@@ -186,8 +186,10 @@ void PipelineTest::budgetIsNeverExceeded() {
     for (const Policy policy : {Policy::OnDemand, Policy::Sida, Policy::SidaExact}) {
         for (const Eviction eviction : {Eviction::Fifo, Eviction::Lru}) {
             Sink sink;
-            PipelineOptions options{
-                .policy = policy, .batchSize = 2, .expertBudgetFraction = 0.5, .eviction = eviction};
+            PipelineOptions options{.policy = policy,
+                                    .batchSize = 2,
+                                    .deviceBudget = Budget::ofFraction(0.5),
+                                    .eviction = eviction};
             runAll(model_, options, sentences(16, 5), &sink);
             std::lock_guard lock(sink.mutex);
             QVERIFY(!sink.traces.empty());
@@ -208,7 +210,8 @@ void PipelineTest::batchNeedingMoreThanTheBudgetCompletes() {
     const auto full = runAll(model_, {.policy = Policy::Sida, .batchSize = 8, .topK = 4}, texts);
     Sink sink;
     const auto tight = runAll(
-        model_, {.policy = Policy::Sida, .batchSize = 8, .topK = 4, .expertBudgetBytes = 1}, texts, &sink);
+        model_, {.policy = Policy::Sida, .batchSize = 8, .topK = 4, .deviceBudget = Budget::ofBytes(1)},
+        texts, &sink);
     QCOMPARE(tight.size(), texts.size());
     for (const auto& r : tight) QVERIFY(r.classification.ok());
     QVERIFY(maxProbabilityDifference(full, tight) <= 1e-5);
@@ -341,7 +344,7 @@ void PipelineTest::shutdownUnderLoadLosesNothing() {
                               {.policy = round == 1 ? Policy::Sida : Policy::OnDemand,
                                .batchSize = 2,
                                .hashQueueDepth = 2,
-                               .expertBudgetFraction = 0.5},
+                               .deviceBudget = Budget::ofFraction(0.5)},
                               sink.resultCallback(), sink.traceObserver());
             for (int job = 0; job < 5; ++job) {
                 const auto batch = sentences(10, static_cast<uint64_t>(job + round));
@@ -398,7 +401,7 @@ void PipelineTest::invalidSettingsAreRefused() {
     QVERIFY(refused({.batchSize = 0}, "batch size"));
     QVERIFY(refused({.hashQueueDepth = 0}, "queue depth"));
     QVERIFY(refused({.topK = 5}, "top-k"));
-    QVERIFY(refused({.expertBudgetFraction = 1.5}, "budget"));
+    QVERIFY(refused({.deviceBudget = Budget::ofFraction(1.5)}, "budget"));
     QVERIFY(refused({.policy = Policy::Oracle, .topK = 2}, "oracle"));
     const auto noPredictor = Model::load(test::fixture("hf/e4-step2-fp32"), {.device = "cpu", .threads = 1});
     try {

@@ -118,7 +118,8 @@ PipelineOptions randomOptions(std::mt19937_64& rng) {
     o.batchSize = 1 + static_cast<int>(rng() % 12);
     o.hashQueueDepth = 1 + static_cast<int>(rng() % 4);
     o.topK = o.policy == Policy::Oracle ? 1 : 1 + static_cast<int>(rng() % 3);
-    o.expertBudgetFraction = 0.125 * static_cast<double>(1 + rng() % 8);
+    o.deviceBudget = Budget::ofFraction(0.125 * static_cast<double>(1 + rng() % 8));
+    o.hostBudget = Budget::ofFraction(0.125 * static_cast<double>(1 + rng() % 8));
     o.eviction = rng() % 2 ? Eviction::Lru : Eviction::Fifo;
     o.cacheAcrossBatches = rng() % 3 != 0;
     return o;

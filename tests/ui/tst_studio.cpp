@@ -261,7 +261,7 @@ private Q_SLOTS:
         StudioSettings changed = m_window->settings();
         changed.pipeline.batchSize = 3;
         changed.pipeline.policy = Policy::OnDemand;
-        changed.pipeline.expertBudgetFraction = 0.5;
+        changed.pipeline.deviceBudget = Budget::ofFraction(0.5);
         m_window->applySettings(changed);
         QCOMPARE(controller()->options().batchSize, 3);
         QTRY_COMPARE_WITH_TIMEOUT(panel()->results()->pendingCount(), 0, kTimeoutMs);
@@ -342,7 +342,9 @@ private Q_SLOTS:
         StudioSettings settings;
         settings.pipeline.policy = Policy::SidaExact;
         settings.pipeline.topK = 3;
-        settings.pipeline.expertBudgetFraction = 0.25;
+        settings.pipeline.deviceBudget = Budget::ofFraction(0.25);
+        settings.pipeline.hostBudget = Budget::ofBytes(64 << 20);
+        settings.dtype = QStringLiteral("bfloat16");
         settings.pipeline.batchSize = 32;
         settings.pipeline.hashQueueDepth = 7;
         settings.pipeline.shadowRouter = false;
@@ -358,7 +360,9 @@ private Q_SLOTS:
         const StudioSettings loaded = StudioSettings::load(store);
         QCOMPARE(int(loaded.pipeline.policy), int(Policy::SidaExact));
         QCOMPARE(loaded.pipeline.topK, 3);
-        QCOMPARE(loaded.pipeline.expertBudgetFraction, 0.25);
+        QVERIFY(loaded.pipeline.deviceBudget == Budget::ofFraction(0.25));
+        QVERIFY(loaded.pipeline.hostBudget == Budget::ofBytes(64 << 20));
+        QCOMPARE(loaded.dtype, QStringLiteral("bfloat16"));
         QCOMPARE(loaded.pipeline.batchSize, 32);
         QCOMPARE(loaded.pipeline.hashQueueDepth, 7);
         QCOMPARE(loaded.pipeline.shadowRouter, false);

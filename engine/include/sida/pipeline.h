@@ -8,6 +8,7 @@
 #pragma once
 
 #include "sida/device.h"
+#include "sida/memory.h"
 #include "sida/model.h"
 
 #include <cstdint>
@@ -40,11 +41,15 @@ Eviction parseEviction(const std::string& name);
 struct PipelineOptions {
     Policy policy = Policy::Sida;
     int batchSize = 8;
-    int hashQueueDepth = 4; ///< hash tables the hash thread may build ahead
-    int topK = 1;           ///< experts per token the hash table holds (sida: all run, weighted)
-    /// Expert memory on the device: a fraction of all experts' bytes, or bytes when > 0.
-    double expertBudgetFraction = 1.0;
-    int64_t expertBudgetBytes = 0;
+    /// Hash tables the hash thread may build ahead: how far ahead both expert caches see.
+    int hashQueueDepth = 4;
+    int topK = 1; ///< experts per token the hash table holds (sida: all run, weighted)
+    /// The device pool (GPU memory, or the RAM pool on the CPU): a share of every expert's bytes
+    /// in the compute dtype, a size, or automatic. Standard always holds every expert.
+    Budget deviceBudget;
+    /// The host cache of experts' stored bytes (RAM, pinned with CUDA), filled from the
+    /// checkpoint files: a share of every expert's bytes on disk, a size, or automatic.
+    Budget hostBudget;
     Eviction eviction = Eviction::Lru;
     /// false: before each batch, evict every expert the batch does not need (the paper's setup,
     /// minimal memory); true: keep them cached under the budget. Standard keeps every expert.
@@ -91,7 +96,8 @@ struct LayerTrace {
     std::vector<int64_t> usage;       ///< [experts] tokens routed to each expert
     std::vector<int32_t> copiedIn;    ///< experts made resident for this batch
     std::vector<int32_t> evicted;     ///< experts evicted during this batch
-    std::vector<int32_t> resident;    ///< experts resident when the batch finished
+    std::vector<int32_t> resident;    ///< experts in the device pool when the batch finished
+    std::vector<int32_t> hostCached;  ///< experts in the host cache when the batch finished
     int64_t hits = 0;                 ///< predicted top-1 == router (shadow router ran)
     int64_t misses = 0;
     int64_t fetchedOnDemand = 0; ///< experts fetched while the layer waited
@@ -107,16 +113,23 @@ struct SequenceTrace {
     double confidence = 0.0;
 };
 
-/// Device or RAM-pool memory after a batch. On CPU the expert pool lives in RAM: `tier` says so.
+/// The memory tiers after a batch: the device pool (GPU memory, or a RAM pool on the CPU: `tier`
+/// says which), the host cache, and the checkpoint on disk.
 struct MemoryTrace {
     bool isCuda = false;
-    std::string tier;                 ///< "GPU memory (cuda:0)" or "RAM pool (CPU)"
-    uint64_t nonExpertBytes = 0;      ///< weights other than experts, on the device
-    uint64_t residentExpertBytes = 0; ///< experts in the pool now
-    uint64_t budgetBytes = 0;         ///< the pool's capacity
-    uint64_t allExpertBytes = 0;      ///< every expert resident (the standard policy's need)
-    uint64_t allocatedBytes = 0;      ///< CUDA: allocator allocated; CPU: 0
-    uint64_t reservedBytes = 0;       ///< CUDA: allocator reserved; CPU: 0
+    std::string tier;                  ///< "GPU memory (cuda:0)" or "RAM pool (CPU)"
+    std::string hostTier;              ///< "pinned host RAM" or "host RAM cache"
+    std::string io;                    ///< how experts are read from disk ("pread, O_DIRECT")
+    uint64_t hostBudgetBytes = 0;      ///< the host cache's capacity
+    uint64_t hostResidentBytes = 0;    ///< experts' stored bytes in it now
+    uint64_t allExpertStoredBytes = 0; ///< every expert's read spans (the host cache's 100%)
+    uint64_t processResidentBytes = 0; ///< the process's resident set now (VmRSS)
+    uint64_t nonExpertBytes = 0;       ///< weights other than experts, on the device
+    uint64_t residentExpertBytes = 0;  ///< experts in the pool now
+    uint64_t budgetBytes = 0;          ///< the pool's capacity
+    uint64_t allExpertBytes = 0;       ///< every expert resident (the standard policy's need)
+    uint64_t allocatedBytes = 0;       ///< CUDA: allocator allocated; CPU: 0
+    uint64_t reservedBytes = 0;        ///< CUDA: allocator reserved; CPU: 0
     uint64_t deviceTotalBytes = 0;
     uint64_t deviceFreeBytes = 0;
 };
@@ -126,8 +139,12 @@ struct TimingTrace {
     double waitForHashMs = 0.0; ///< the inference thread waiting for this batch's hash table
     double copyMs = 0.0;        ///< the inference thread's time on expert copies: making them, or waiting
     double copyHiddenMs = 0.0;  ///< CPU: the copy thread's time on them that overlapped compute
-    double computeMs = 0.0;     ///< encoder + head
-    double totalMs = 0.0;       ///< the inference thread's whole turn
+    /// Of copyMs: the inference thread waiting for expert bytes still being read from disk.
+    double diskReadExposedMs = 0.0;
+    /// Disk-read time during this batch's turn that the inference thread did not wait for.
+    double diskReadHiddenMs = 0.0;
+    double computeMs = 0.0; ///< encoder + head
+    double totalMs = 0.0;   ///< the inference thread's whole turn
 };
 
 /// What one batch did. Immutable once published; observers get a shared pointer.
@@ -139,7 +156,8 @@ struct BatchTrace {
     std::vector<SequenceTrace> sequences;
     std::vector<LayerTrace> layers;
     uint64_t bytesCopied = 0;
-    int hashQueueDepth = 0; ///< hash tables waiting when this batch began
+    uint64_t diskBytesRead = 0; ///< read from the checkpoint during this batch's turn (any batch's)
+    int hashQueueDepth = 0;     ///< hash tables waiting when this batch began
     MemoryTrace memory;
     TimingTrace timing;
     std::string notice; ///< something the user should know (e.g. the budget was lowered after OOM)
@@ -160,6 +178,7 @@ struct PipelineStats {
     uint64_t batches = 0;
     uint64_t tokens = 0;
     uint64_t bytesCopied = 0;
+    uint64_t diskBytesRead = 0;
     uint64_t peakResidentExpertBytes = 0;
     double meanResidentExpertBytes = 0.0; ///< over batches
     double waitForHashSeconds = 0.0;

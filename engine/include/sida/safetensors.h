@@ -85,8 +85,9 @@ public:
     std::span<const std::byte> bytes() const { return {data_, size_}; }
     const std::filesystem::path& path() const { return path_; }
 
-    /// Asks the kernel to read bytes [offset, offset + length) in ahead of use, asynchronously.
-    void prefetch(uint64_t offset, uint64_t length) const;
+    /// Drops this mapping's pages from the process's resident set (they stay in the page cache
+    /// while the kernel has room): once a model's weights are copied out of it, nothing reads it.
+    void release() const;
 
 private:
     std::filesystem::path path_;
@@ -131,6 +132,8 @@ public:
     /// The file or index that describes the checkpoint, for messages.
     const std::filesystem::path& describedBy() const { return describedBy_; }
     uint64_t totalBytes() const;
+    /// Every file, in the order they were opened.
+    const std::vector<std::unique_ptr<SafetensorsFile>>& files() const { return files_; }
 
 private:
     std::filesystem::path describedBy_;

@@ -251,12 +251,8 @@ MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
-void MappedFile::prefetch(uint64_t offset, uint64_t length) const {
-    const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t first = offset / page * page;
-    const uint64_t last = std::min<uint64_t>((offset + length + page - 1) / page * page, size_);
-    if (!data_ || last <= first) return;
-    ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_WILLNEED);
+void MappedFile::release() const {
+    if (data_) ::madvise(const_cast<std::byte*>(data_), size_, MADV_DONTNEED);
 }
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)

@@ -3,6 +3,7 @@
 #include "device/device.h"
 #include "model/model_impl.h"
 #include "predictor/predictor_net.h"
+#include "serving/budgets.h"
 #include "serving/serving_hooks.h"
 
 #include "sida/errors.h"
@@ -25,18 +26,25 @@ std::string gib(double bytes) {
 }
 
 // An absurd but well-formed config (num_experts 1e9) must be refused before anything is
-// allocated: compare the estimated size with the memory the device has.
+// allocated. What loading needs is the weights other than the experts, and room for one expert in
+// each cache: experts are read from disk when needed, under budgets set when serving starts.
 void checkFitsInMemory(const std::filesystem::path& dir, const SwitchConfig& config, at::ScalarType dtype,
                        const at::Device& device) {
-    const double bytes = static_cast<double>(detail::expectedParameterCount(config, 0)) *
-                         static_cast<double>(at::elementSize(dtype));
+    const double element = static_cast<double>(at::elementSize(dtype));
+    const double expert =
+        2.0 * static_cast<double>(config.d_model) * static_cast<double>(config.d_ff) * element;
+    const double experts =
+        static_cast<double>(config.num_experts) * static_cast<double>(config.sparseBlocks().size()) * expert;
+    const double bytes =
+        static_cast<double>(detail::expectedParameterCount(config, 0)) * element - experts + 2 * expert;
     const DeviceMemory memory = detail::deviceMemory(device);
     if (memory.freeBytes > 0 && bytes > static_cast<double>(memory.freeBytes))
-        throw Error("model '" + dir.string() + "' needs about " + gib(bytes) + " in " + at::toString(dtype) +
-                    " but only " + gib(static_cast<double>(memory.freeBytes)) + " is available on " +
-                    device.str() + " (config.json: d_model " + std::to_string(config.d_model) + ", " +
-                    std::to_string(config.num_experts) + " experts, d_ff " + std::to_string(config.d_ff) +
-                    ")");
+        throw Error(
+            "model '" + dir.string() + "' needs at least " + gib(bytes) + " in " + at::toString(dtype) +
+            " (its weights other than the experts, and room for one expert) but only " +
+            gib(static_cast<double>(memory.freeBytes)) + " is available on " + device.str() +
+            " (config.json: d_model " + std::to_string(config.d_model) + ", " +
+            std::to_string(config.num_experts) + " experts, d_ff " + std::to_string(config.d_ff) + ")");
 }
 
 // Hugging Face names unnamed classes LABEL_<id>.
@@ -143,16 +151,23 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     const int64_t labels = detail::loadSwitchWeights(impl->info.config, *impl->checkpoint, impl->dtype,
                                                      impl->device, impl->weights, progress, cancel,
                                                      /*includeExperts=*/false);
+    if (progress) progress({"indexing experts", 0, 0, ""});
     impl->experts =
         std::make_unique<detail::ExpertStore>(impl->info.config, impl->info.config.sparseBlocks(),
-                                              *impl->checkpoint, impl->dtype, impl->device, progress, cancel);
-    // The pool starts empty: experts reach it when first used, and the standard policy fills it.
-    // A model far larger than the memory its budget allows never has every expert in the pool.
+                                              *impl->checkpoint, impl->dtype, impl->device, cancel);
+    // Both caches start empty: experts are read from disk when first needed. Model::classify
+    // uses them under the automatic budgets; a pipeline sets its own.
+    const detail::CacheSizes sizes =
+        detail::resolveCacheSizes(Budget::automatic(), Budget::automatic(), false, *impl->experts);
+    impl->experts->setCapacity(sizes.poolSlots, Eviction::Lru);
+    impl->experts->hostCache().setCapacity(sizes.hostEntries);
     if (labels > 0) impl->info.labels = labelNames(impl->info.config, labels);
     detail::describeModel(impl->info, impl->weights, impl->checkpoint.get(), impl->dtype, impl->device);
     if (options.loadPredictor) loadPredictorInto(*impl, dir);
     if (std::filesystem::exists(dir / "training.json"))
         impl->info.trainingRecord = detail::readTextFile((dir / "training.json").string());
+    // The mapping served the non-expert weights, now copied out: its pages leave the resident set.
+    for (const auto& file : impl->checkpoint->files()) file->mapping().release();
     return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
 

@@ -4,6 +4,7 @@
 #include "device/device.h"
 #include "io/tensor_io.h"
 #include "model/model_impl.h"
+#include "serving/expert_store.h"
 #include "train/trainer.h"
 
 #include "sida/bench.h"
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <queue>
 #include <set>
 
 namespace sida {
@@ -39,9 +41,23 @@ struct Collected {
     std::vector<int64_t> predictions;
     int64_t errors = 0, tokens = 0, hits = 0, misses = 0, batches = 0;
     double batchMs = 0, copyMs = 0, copyHiddenMs = 0, usedBytes = 0, residentBytes = 0;
-    uint64_t peakResident = 0, bytesCopied = 0, budget = 0, allExperts = 0;
-    std::map<std::string, size_t> indexOfTag;
+    uint64_t peakResident = 0, bytesCopied = 0, budget = 0, allExperts = 0, hostBudget = 0;
+    // From the policy's start, warm-up included: what the disk tier is measured over.
+    std::vector<std::vector<int64_t>> needs; ///< per batch, the experts used in order of use
+    double diskExposedMs = 0, diskHiddenMs = 0;
 };
+
+// The experts a batch's tokens ran on, as flat ids (layer-major), in the order the encoder used them.
+std::vector<int64_t> expertsUsed(const BatchTrace& trace) {
+    std::vector<int64_t> used;
+    int64_t base = 0;
+    for (const LayerTrace& layer : trace.layers) {
+        for (size_t e = 0; e < layer.usage.size(); ++e)
+            if (layer.usage[e] > 0) used.push_back(base + static_cast<int64_t>(e));
+        base += layer.numExperts;
+    }
+    return used;
+}
 
 BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchInput>& inputs, Policy policy,
                    const BenchOptions& options, const ProgressCallback& progress, const CancelToken& cancel) {
@@ -65,6 +81,10 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
     };
     auto onTrace = [&](std::shared_ptr<const BatchTrace> t) {
         std::lock_guard lock(c.mutex);
+        c.needs.push_back(expertsUsed(*t));
+        c.diskExposedMs += t->timing.diskReadExposedMs;
+        c.diskHiddenMs += t->timing.diskReadHiddenMs;
+        c.hostBudget = t->memory.hostBudgetBytes;
         if (!c.measuring) return;
         ++c.batches;
         c.tokens += t->tokens;
@@ -85,6 +105,14 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
         c.usedBytes += static_cast<double>(used * expertBytes);
         if (options.onTrace) options.onTrace(t);
     };
+    // Each policy starts from empty caches, so that none pays for or profits from the one before.
+    detail::ExpertStore& store = *model->impl().experts;
+    {
+        const auto lock = store.lock();
+        store.clearCaches();
+    }
+    resetPeakResident();
+    const uint64_t diskStart = store.hostCache().counters().bytesRead;
     Pipeline pipeline(model, o, onResult, onTrace);
     auto requests = [&](size_t first, size_t last) {
         std::vector<Request> batch;
@@ -136,6 +164,13 @@ BenchRun runPolicy(const std::shared_ptr<Model>& model, const std::vector<BenchI
     run.budgetBytes = c.budget;
     run.allExpertBytes = c.allExperts;
     run.bytesCopied = c.bytesCopied;
+    run.hostBudgetBytes = c.hostBudget;
+    run.diskBytesRead = store.hostCache().counters().bytesRead - diskStart;
+    const auto entry = static_cast<uint64_t>(store.hostEntryBytes());
+    run.diskBytesReadOptimal = optimalReadBytes(c.needs, static_cast<int64_t>(c.hostBudget / entry), entry);
+    run.diskReadSecondsExposed = c.diskExposedMs / 1000.0;
+    run.diskReadSecondsHidden = c.diskHiddenMs / 1000.0;
+    run.peakRssBytes = peakResidentBytes();
     if (c.hits + c.misses > 0)
         run.hitRate = static_cast<double>(c.hits) / static_cast<double>(c.hits + c.misses);
     run.waitForHashFraction = (after.waitForHashSeconds - before.waitForHashSeconds) / seconds;
@@ -163,11 +198,107 @@ BenchReport runBench(const std::shared_ptr<Model>& model, const std::vector<Benc
     report.device = model->info().device;
     report.cpu = detail::cpuModelName();
     report.threads = at::get_num_threads();
+    report.options = options.pipeline;
+    report.memoryLimitBytes = availableMemory().cgroupLimitBytes;
+    report.io = model->impl().experts->ioDescription();
+    report.nonExpertBytes = static_cast<uint64_t>(model->info().nonExpertBytes);
     for (const DeviceDescription& d : listDevices())
         if (d.id == model->info().device) report.device += " (" + d.name + ")";
     for (Policy policy : options.policies)
         report.runs.push_back(runPolicy(model, inputs, policy, options, progress, cancel));
     return report;
+}
+
+uint64_t optimalReadBytes(const std::vector<std::vector<int64_t>>& needs, int64_t capacity,
+                          uint64_t entryBytes) {
+    std::vector<int64_t> sequence;
+    for (const auto& step : needs) sequence.insert(sequence.end(), step.begin(), step.end());
+    // nextUse[i]: where sequence[i] is needed again (sequence.size(): never).
+    std::vector<size_t> nextUse(sequence.size());
+    std::map<int64_t, size_t> seenAt;
+    for (size_t i = sequence.size(); i-- > 0;) {
+        const auto it = seenAt.find(sequence[i]);
+        nextUse[i] = it == seenAt.end() ? sequence.size() : it->second;
+        seenAt[sequence[i]] = i;
+    }
+    std::map<int64_t, size_t> cached;           // expert -> its next use
+    std::set<std::pair<size_t, int64_t>> byUse; // (next use, expert), farthest last
+    uint64_t reads = 0;
+    for (size_t i = 0; i < sequence.size(); ++i) {
+        const int64_t expert = sequence[i];
+        if (const auto it = cached.find(expert); it != cached.end()) {
+            byUse.erase({it->second, expert});
+        } else {
+            ++reads;
+            if (static_cast<int64_t>(cached.size()) >= std::max<int64_t>(1, capacity)) {
+                const auto farthest = std::prev(byUse.end());
+                cached.erase(farthest->second);
+                byUse.erase(farthest);
+            }
+        }
+        cached[expert] = nextUse[i];
+        byUse.insert({nextUse[i], expert});
+    }
+    return reads * entryBytes;
+}
+
+namespace {
+
+nlohmann::json optionalRate(double value) {
+    return value < 0 ? nlohmann::json(nullptr) : nlohmann::json(value);
+}
+
+} // namespace
+
+std::string benchReportToJson(const BenchReport& report) {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const BenchRun& r : report.runs)
+        runs.push_back({{"policy", policyName(r.policy)},
+                        {"samples", r.samples},
+                        {"tokens", r.tokens},
+                        {"errors", r.errors},
+                        {"seconds", r.seconds},
+                        {"samples_per_second", r.samplesPerSecond},
+                        {"tokens_per_second", r.tokensPerSecond},
+                        {"latency_p50_ms", r.latencyP50Ms},
+                        {"latency_p95_ms", r.latencyP95Ms},
+                        {"latency_p99_ms", r.latencyP99Ms},
+                        {"batch_ms", r.batchMs},
+                        {"copy_ms", r.copyMs},
+                        {"copy_hidden_ms", r.copyHiddenMs},
+                        {"peak_resident_expert_bytes", r.peakResidentExpertBytes},
+                        {"mean_resident_expert_bytes", r.meanResidentExpertBytes},
+                        {"mean_used_expert_bytes", r.meanUsedExpertBytes},
+                        {"budget_bytes", r.budgetBytes},
+                        {"all_expert_bytes", r.allExpertBytes},
+                        {"bytes_copied", r.bytesCopied},
+                        {"host_budget_bytes", r.hostBudgetBytes},
+                        {"disk_bytes_read", r.diskBytesRead},
+                        {"disk_bytes_read_optimal", r.diskBytesReadOptimal},
+                        {"disk_read_seconds_exposed", r.diskReadSecondsExposed},
+                        {"disk_read_seconds_hidden", r.diskReadSecondsHidden},
+                        {"peak_rss_bytes", r.peakRssBytes},
+                        {"hit_rate", optionalRate(r.hitRate)},
+                        {"wait_for_hash_fraction", r.waitForHashFraction},
+                        {"accuracy", optionalRate(r.accuracy)}});
+    const PipelineOptions& o = report.options;
+    const nlohmann::json out = {{"model", report.model},
+                                {"device", report.device},
+                                {"cpu", report.cpu},
+                                {"threads", report.threads},
+                                {"batch", o.batchSize},
+                                {"top_k", o.topK},
+                                {"device_budget", budgetText(o.deviceBudget)},
+                                {"host_budget", budgetText(o.hostBudget)},
+                                {"queue_depth", o.hashQueueDepth},
+                                {"io", report.io},
+                                {"memory_limit_bytes", report.memoryLimitBytes},
+                                {"non_expert_bytes", report.nonExpertBytes},
+                                {"eviction", evictionName(o.eviction)},
+                                {"cache_across_batches", o.cacheAcrossBatches},
+                                {"shadow_router", o.shadowRouter},
+                                {"runs", runs}};
+    return out.dump(2);
 }
 
 std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtype,

@@ -56,47 +56,76 @@ void ResidencyLog::reset(size_t layers) {
     bytesCopied = 0;
     copyMs = 0.0;
     copyHiddenMs = 0.0;
+    diskWaitMs = 0.0;
 }
+
+namespace {
+
+// Expert reads are spread over a few threads so that the disk has several requests queued; more
+// would only contend for the same disk.
+constexpr int kIoThreads = 4;
+
+std::shared_ptr<ByteSource> checkpointSource(const Checkpoint& checkpoint) {
+    std::vector<std::filesystem::path> paths;
+    std::vector<uint64_t> sizes;
+    for (const auto& file : checkpoint.files()) {
+        paths.push_back(file->path());
+        sizes.push_back(file->mapping().bytes().size());
+    }
+    return std::make_shared<FileByteSource>(std::move(paths), std::move(sizes), /*preferDirect=*/true);
+}
+
+uint32_t fileIndex(const Checkpoint& checkpoint, const SafetensorsFile* file) {
+    const auto& files = checkpoint.files();
+    for (size_t i = 0; i < files.size(); ++i)
+        if (files[i].get() == file) return static_cast<uint32_t>(i);
+    throw Error("internal error: a tensor's file is not part of its checkpoint");
+}
+
+} // namespace
 
 ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>& moeBlocks,
                          const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device,
-                         const ProgressCallback& progress, const CancelToken& cancel)
+                         const CancelToken& cancel)
     : layers_(static_cast<int>(moeBlocks.size())), experts_(config.num_experts), dModel_(config.d_model),
       dFf_(config.d_ff),
       expertBytes_(2 * config.d_model * config.d_ff * static_cast<int64_t>(at::elementSize(dtype))),
-      dtype_(dtype), device_(device) {
+      dtype_(dtype), device_(device), lookahead_(config.num_experts, static_cast<int>(moeBlocks.size())) {
     const std::vector<int64_t> wiShape{dFf_, dModel_}, woShape{dModel_, dFf_};
-    host_.reserve(static_cast<size_t>(totalExperts()));
+    std::vector<ExpertSource> sources;
+    sources.reserve(static_cast<size_t>(totalExperts()));
     for (int l = 0; l < layers_; ++l) {
         for (int64_t e = 0; e < experts_; ++e) {
             cancel.throwIfCancelled();
-            HostExpert h;
+            ExpertSource source;
             for (const char* matrix : {"wi", "wo"}) {
+                const bool isWi = std::string(matrix) == "wi";
                 const std::string name = expertTensorName(moeBlocks[l], e, matrix);
                 const TensorLocation location = checkpoint.locate(name);
-                const auto& expected = std::string(matrix) == "wi" ? wiShape : woShape;
+                const auto& expected = isWi ? wiShape : woShape;
+                const std::string file = location.file->path().string();
                 if (location.info->shape != expected)
-                    throw Error(location.file->path().string() + ": tensor '" + name + "' has shape " +
+                    throw Error(file + ": tensor '" + name + "' has shape " +
                                 shapeText(location.info->shape) + " but config.json implies " +
                                 shapeText(expected));
-                // CUDA: a pinned copy in the compute dtype, so that copies are asynchronous DMA.
-                // CPU: the mapped bytes themselves; copies into the RAM pool convert the dtype.
-                at::Tensor t =
-                    device.is_cuda() ? readTensor(location, dtype).pin_memory() : mappedTensor(location);
-                checkFinite(t, name, location.file->path().string());
-                const bool isWi = std::string(matrix) == "wi";
-                (isWi ? h.wi : h.wo) = t;
-                if (!device.is_cuda() && t.data_ptr() == location.file->data(*location.info).data())
-                    (isWi ? h.wiFile : h.woFile) = {&location.file->mapping(),
-                                                    location.file->fileOffset(*location.info),
-                                                    location.info->byteSize()};
+                const at::ScalarType stored = scalarTypeOf(location.info->dtype, name, file);
+                if (!isWi && stored != source.stored)
+                    throw Error(
+                        file + ": tensor '" + name + "' is stored as " + dtypeName(location.info->dtype) +
+                        " but its expert's wi is not; SiDA needs both matrices of an expert in one dtype");
+                source.stored = stored;
+                (isWi ? source.wi : source.wo) = {fileIndex(checkpoint, location.file),
+                                                  location.file->fileOffset(*location.info),
+                                                  location.info->byteSize()};
+                (isWi ? source.wiName : source.woName) = name;
             }
-            host_.push_back(std::move(h));
-            if (progress)
-                progress({"loading experts", static_cast<int64_t>(host_.size()), totalExperts(),
-                          "block " + std::to_string(moeBlocks[l])});
+            sources.push_back(std::move(source));
         }
     }
+    if (!sources.empty() && sources.front().wi.length + sources.front().wo.length == 0)
+        throw Error("internal error: experts without bytes");
+    host_ = std::make_unique<HostCache>(std::move(sources), experts_, wiShape, woShape,
+                                        checkpointSource(checkpoint), device.is_cuda(), kIoThreads);
     if (device.is_cuda())
         copyStream_ = c10::impl::VirtualGuardImpl(device.type()).getStreamFromGlobalPool(device, false);
     else
@@ -107,6 +136,10 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
 
 ExpertStore::~ExpertStore() {
     if (device_.is_cuda()) c10::impl::VirtualGuardImpl(device_.type()).synchronizeDevice(device_.index());
+}
+
+std::string ExpertStore::ioDescription() const {
+    return host_->source()->direct() ? "pread, O_DIRECT" : "pread, buffered";
 }
 
 std::vector<int32_t> ExpertStore::residentExperts(int layer) const {
@@ -121,7 +154,7 @@ void ExpertStore::setCapacity(int64_t slots, Eviction eviction) {
     ResidencyLog ignored;
     ignored.reset(static_cast<size_t>(layers_));
     while (residentCount() > slots)
-        evictSlot(chooseVictim([](ExpertKey) { return Need::None; }, eviction), ignored);
+        evictSlot(chooseVictim([](ExpertKey) { return Use{}; }, eviction), ignored);
     if (device_.is_cuda()) c10::impl::VirtualGuardImpl(device_.type()).synchronizeDevice(device_.index());
     // Free slots beyond the new size give their memory back.
     std::vector<Slot> kept;
@@ -133,14 +166,42 @@ void ExpertStore::setCapacity(int64_t slots, Eviction eviction) {
     capacity_ = slots;
 }
 
+void ExpertStore::clearCaches() {
+    ResidencyLog ignored;
+    ignored.reset(static_cast<size_t>(layers_));
+    for (size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].key) evictSlot(static_cast<int64_t>(i), ignored);
+    host_->clear();
+}
+
+void ExpertStore::planReads() {
+    const LookaheadView future = lookahead_.view();
+    if (future.empty()) return;
+    std::vector<ExpertKey> keys;
+    for (const ExpertKey& key : future.inOrder())
+        if (!residentFlags_[flatIndex(key)]) keys.push_back(key);
+    host_->readAhead(keys, future);
+}
+
+void ExpertStore::readSoon(const std::vector<ExpertKey>& keys) {
+    std::vector<ExpertKey> missing;
+    for (const ExpertKey& key : keys)
+        if (!residentFlags_[flatIndex(key)]) missing.push_back(key);
+    if (!missing.empty()) host_->readAhead(missing, lookahead_.view(), /*imminent=*/true);
+}
+
 void ExpertStore::fillAll(ResidencyLog* log) {
     ResidencyLog local;
     local.reset(static_cast<size_t>(layers_));
     setCapacity(totalExperts(), Eviction::Fifo);
+    // Every expert is read once, in order, with the reads ahead of the copies.
+    std::vector<ExpertKey> all;
     for (int l = 0; l < layers_; ++l)
-        for (int64_t e = 0; e < experts_; ++e)
-            fetch(
-                {l, e}, [](ExpertKey) { return Need::Needed; }, Eviction::Fifo, log ? *log : local);
+        for (int64_t e = 0; e < experts_; ++e) all.push_back({l, e});
+    readSoon(all);
+    for (const ExpertKey& key : all)
+        fetch(
+            key, [](ExpertKey) { return Use{Need::Needed}; }, Eviction::Fifo, log ? *log : local);
 }
 
 int64_t ExpertStore::freeSlot() {
@@ -160,11 +221,13 @@ int64_t ExpertStore::chooseVictim(const NeedOf& need, Eviction eviction) const {
         // experts than the pool holds runs in waves): the one it needs last, fetched again when
         // its turn comes.
         const ExpertKey key = *slots_[i].key;
-        const Need n = need(key);
+        const Use use = need(key);
         const uint64_t age = eviction == Eviction::Fifo ? slots_[i].loadedAt : slots_[i].lastUsed;
-        const int64_t order =
-            n == Need::Needed ? -static_cast<int64_t>(flatIndex(key)) : static_cast<int64_t>(age);
-        const std::pair<int, int64_t> rank{static_cast<int>(n), order};
+        int64_t order = static_cast<int64_t>(age);
+        if (use.need == Need::Later)
+            order = -static_cast<int64_t>(std::min<uint64_t>(use.nextUse, INT64_MAX));
+        if (use.need == Need::Needed) order = -static_cast<int64_t>(flatIndex(key));
+        const std::pair<int, int64_t> rank{static_cast<int>(use.need), order};
         if (best < 0 || rank < bestRank) {
             best = static_cast<int64_t>(i);
             bestRank = rank;
@@ -178,6 +241,8 @@ void ExpertStore::evictSlot(int64_t slot, ResidencyLog& log) {
     Slot& s = slots_[static_cast<size_t>(slot)];
     // A copy made ahead and evicted before its use still has to finish before the slot is reused.
     finishCopy(s, log);
+    if (s.ready) s.ready->synchronize();
+    s.source.reset();
     log.evicted[static_cast<size_t>(s.key->layer)].push_back(static_cast<int32_t>(s.key->expert));
     residentFlags_[flatIndex(*s.key)] = false;
     where_.erase(*s.key);
@@ -186,17 +251,46 @@ void ExpertStore::evictSlot(int64_t slot, ResidencyLog& log) {
 
 void ExpertStore::finishCopy(Slot& slot, ResidencyLog& log) {
     if (!slot.copying) return;
-    const CopyTicket::Waited waited = slot.copying->wait();
+    const auto start = std::chrono::steady_clock::now();
+    std::exception_ptr failed;
+    CopyTicket::Waited waited;
+    try {
+        waited = slot.copying->wait();
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    const auto end = std::chrono::steady_clock::now();
     log.copyMs += waited.waitedMs;
     log.copyHiddenMs += waited.hiddenMs;
+    // The part of this wait during which the copy itself waited for the disk.
+    if (slot.diskWait) {
+        const auto from = std::max(start, slot.diskWait->from), to = std::min(end, slot.diskWait->to);
+        if (to > from) log.diskWaitMs += std::chrono::duration<double, std::milli>(to - from).count();
+    }
     slot.copying.reset();
+    slot.diskWait.reset();
+    if (failed) {
+        // The slot holds no expert: a later use reads it again.
+        if (slot.key) {
+            residentFlags_[flatIndex(*slot.key)] = false;
+            where_.erase(*slot.key);
+            slot.key.reset();
+        }
+        std::rethrow_exception(failed);
+    }
 }
 
-void ExpertStore::copyFromHost(const at::Tensor& buffer, ExpertKey key) const {
-    const HostExpert& h = host(key);
+void ExpertStore::copyFromHost(const at::Tensor& buffer, ExpertKey key, DiskWait* waited) {
+    const auto start = std::chrono::steady_clock::now();
+    double waitedMs = 0;
+    const auto bytes = host_->get(key, lookahead_.view(), &waitedMs);
+    if (waited)
+        waited->from = start,
+        waited->to = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                 std::chrono::duration<double, std::milli>(waitedMs));
     const int64_t half = dModel_ * dFf_;
-    convertInto(buffer.narrow(0, 0, half), h.wi);
-    convertInto(buffer.narrow(0, half, half), h.wo);
+    convertInto(buffer.narrow(0, 0, half), bytes->wi.reshape({-1}));
+    convertInto(buffer.narrow(0, half, half), bytes->wo.reshape({-1}));
 }
 
 void ExpertStore::copyIn(int64_t slot, ExpertKey key, bool ahead, ResidencyLog& log) {
@@ -205,7 +299,9 @@ void ExpertStore::copyIn(int64_t slot, ExpertKey key, bool ahead, ResidencyLog& 
     if (!s.buffer.defined())
         s.buffer = at::empty({2 * dModel_ * dFf_}, at::TensorOptions().dtype(dtype_).device(device_));
     if (device_.is_cuda()) {
-        const HostExpert& h = host(key);
+        double waitedMs = 0;
+        s.source = host_->get(key, lookahead_.view(), &waitedMs);
+        log.diskWaitMs += waitedMs;
         const int64_t half = dModel_ * dFf_;
         // The slot may still be read by kernels queued on the compute stream: the copy stream
         // waits for them, then copies; the compute stream waits for the copy before use.
@@ -214,15 +310,19 @@ void ExpertStore::copyIn(int64_t slot, ExpertKey key, bool ahead, ResidencyLog& 
         computed.block(*copyStream_);
         {
             c10::StreamGuard onCopyStream(*copyStream_);
-            s.buffer.narrow(0, 0, half).view({dFf_, dModel_}).copy_(h.wi, /*non_blocking=*/true);
-            s.buffer.narrow(0, half, half).view({dModel_, dFf_}).copy_(h.wo, /*non_blocking=*/true);
+            s.buffer.narrow(0, 0, half).view({dFf_, dModel_}).copy_(s.source->wi, /*non_blocking=*/true);
+            s.buffer.narrow(0, half, half).view({dModel_, dFf_}).copy_(s.source->wo, /*non_blocking=*/true);
         }
         s.ready.emplace(device_.type());
         s.ready->record(*copyStream_);
     } else if (ahead) {
-        s.copying = copyEngine_->submit([this, buffer = s.buffer, key] { copyFromHost(buffer, key); });
+        s.diskWait = std::make_shared<DiskWait>();
+        s.copying = copyEngine_->submit(
+            [this, buffer = s.buffer, key, wait = s.diskWait] { copyFromHost(buffer, key, wait.get()); });
     } else {
-        copyFromHost(s.buffer, key);
+        DiskWait waited;
+        copyFromHost(s.buffer, key, &waited);
+        log.diskWaitMs += std::chrono::duration<double, std::milli>(waited.to - waited.from).count();
     }
     s.key = key;
     residentFlags_[flatIndex(key)] = true;
@@ -252,7 +352,8 @@ ExpertStore::Ahead ExpertStore::fetchAhead(ExpertKey key, const NeedOf& need, Ev
     if (slot < 0) {
         slot = chooseVictim(need, eviction);
         const ExpertKey victim = *slots_[static_cast<size_t>(slot)].key;
-        if (need(victim) == Need::Needed && (!evictLaterNeeds || victim <= key)) return Ahead::NoRoom;
+        const Need victimNeed = need(victim).need;
+        if (victimNeed == Need::Needed && (!evictLaterNeeds || victim <= key)) return Ahead::NoRoom;
         evictSlot(slot, log);
     }
     copyIn(slot, key, /*ahead=*/true, log);
@@ -261,7 +362,8 @@ ExpertStore::Ahead ExpertStore::fetchAhead(ExpertKey key, const NeedOf& need, Ev
 
 void ExpertStore::evictUnneeded(const NeedOf& need, ResidencyLog& log) {
     for (size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].key && need(*slots_[i].key) == Need::None) evictSlot(static_cast<int64_t>(i), log);
+        if (slots_[i].key && need(*slots_[i].key).need != Need::Needed)
+            evictSlot(static_cast<int64_t>(i), log);
 }
 
 ExpertWeights ExpertStore::weights(ExpertKey key, ResidencyLog& log) {
@@ -274,21 +376,9 @@ ExpertWeights ExpertStore::weights(ExpertKey key, ResidencyLog& log) {
             s.buffer.narrow(0, half, half).view({dModel_, dFf_})};
 }
 
-void ExpertStore::prefetchFromDisk(const std::vector<std::set<int64_t>>& neededPerLayer) const {
-    if (device_.is_cuda()) return;
-    for (size_t layer = 0; layer < neededPerLayer.size(); ++layer)
-        for (int64_t e : neededPerLayer[layer]) {
-            const ExpertKey key{static_cast<int>(layer), e};
-            if (residentFlags_[flatIndex(key)]) continue;
-            const HostExpert& h = host(key);
-            for (const FileRange& r : {h.wiFile, h.woFile})
-                if (r.file) r.file->prefetch(r.offset, r.length);
-        }
-}
-
 ExpertWeights ExpertStore::hostWeights(ExpertKey key, const at::Device& device) const {
-    const HostExpert& h = host(key);
-    return {h.wi.to(device, dtype_), h.wo.to(device, dtype_)};
+    const auto bytes = host_->get(key, lookahead_.view());
+    return {bytes->wi.to(device, dtype_), bytes->wo.to(device, dtype_)};
 }
 
 } // namespace sida::detail

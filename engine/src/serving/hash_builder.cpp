@@ -63,8 +63,6 @@ HashTable buildHashTable(const Model::Impl& model, const TokenBatch& batch, Poli
     else
         return table;
     collectNeeded(table);
-    // Running ahead of inference is what lets these reads overlap the batches before this one.
-    model.experts->prefetchFromDisk(table.needed);
     return table;
 }
 

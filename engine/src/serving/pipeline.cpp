@@ -6,6 +6,7 @@
 // gets exactly one result, in order, from the inference thread.
 #include "device/device.h"
 #include "serving/bounded_queue.h"
+#include "serving/budgets.h"
 #include "serving/hash_builder.h"
 
 #include "sida/errors.h"
@@ -54,6 +55,7 @@ struct WorkItem {
     detail::HashTable table;
     std::string failure; ///< the hash thread could not build the table
     double hashBuildMs = 0.0;
+    uint64_t lookaheadTicket = 0; ///< its experts in the store's lookahead (0: none)
 };
 
 template <class T>
@@ -62,13 +64,15 @@ std::vector<T> toVector(const at::Tensor& tensor) {
     return std::vector<T>(cpu.data_ptr<T>(), cpu.data_ptr<T>() + cpu.numel());
 }
 
-int64_t budgetSlots(const PipelineOptions& o, const detail::ExpertStore& store) {
-    if (o.policy == Policy::Standard) return store.totalExperts();
-    const int64_t slots =
-        o.expertBudgetBytes > 0
-            ? o.expertBudgetBytes / store.expertBytes()
-            : static_cast<int64_t>(o.expertBudgetFraction * static_cast<double>(store.totalExperts()) + 1e-9);
-    return std::clamp<int64_t>(slots, 1, store.totalExperts());
+// What decides the caches' sizes: resolved again only when one of these changes.
+struct AppliedBudgets {
+    Budget device, host;
+    bool everyExpert = false;
+    bool operator==(const AppliedBudgets&) const = default;
+};
+
+AppliedBudgets budgetsOf(const PipelineOptions& o) {
+    return {o.deviceBudget, o.hostBudget, o.policy == Policy::Standard};
 }
 
 } // namespace
@@ -100,8 +104,8 @@ struct Pipeline::Impl {
     Clock::time_point started = Clock::now();
 
     detail::BoundedQueue<WorkItem> queue;
-    uint64_t nextBatch = 1;    ///< inference thread only
-    int64_t appliedSlots = -1; ///< inference thread only
+    uint64_t nextBatch = 1;                ///< inference thread only
+    std::optional<AppliedBudgets> applied; ///< inference thread only
     std::thread hashThread, inferenceThread;
 
     void hashLoop();
@@ -113,6 +117,8 @@ struct Pipeline::Impl {
     /// Adds a finished batch to the totals.
     void record(const BatchTrace& trace, double waitMs, Clock::time_point start);
     void apply(const PipelineOptions& o);
+    /// Puts a batch's predicted experts in the lookahead and starts reading them from disk.
+    void announce(WorkItem& item);
     void deliver(std::vector<RequestResult>& results);
     std::shared_ptr<BatchTrace> compute(WorkItem& item, std::vector<RequestResult>& results);
 };
@@ -172,17 +178,31 @@ void Pipeline::Impl::hashLoop() {
             }
         }
         queue.setCapacity(static_cast<size_t>(o.hashQueueDepth));
-        if (!queue.push(form(std::move(taken), o))) break;
+        WorkItem item = form(std::move(taken), o);
+        announce(item);
+        const uint64_t ticket = item.lookaheadTicket;
+        if (!queue.push(std::move(item))) {
+            m.experts->lookahead().remove(ticket);
+            break;
+        }
     }
     queue.close();
 }
 
+void Pipeline::Impl::announce(WorkItem& item) {
+    if (item.table.empty()) return;
+    item.lookaheadTicket = m.experts->lookahead().add(item.table.needed);
+    m.experts->planReads();
+}
+
 void Pipeline::Impl::apply(const PipelineOptions& o) {
     detail::ExpertStore& store = *m.experts;
-    const int64_t slots = budgetSlots(o, store);
-    if (slots != appliedSlots) {
-        store.setCapacity(slots, o.eviction);
-        appliedSlots = slots;
+    if (applied != budgetsOf(o)) {
+        const detail::CacheSizes sizes =
+            detail::resolveCacheSizes(o.deviceBudget, o.hostBudget, o.policy == Policy::Standard, store);
+        store.setCapacity(sizes.poolSlots, o.eviction);
+        store.hostCache().setCapacity(sizes.hostEntries);
+        applied = budgetsOf(o);
     }
     if (o.policy == Policy::Standard && store.residentCount() < store.totalExperts()) store.fillAll();
 }
@@ -196,6 +216,7 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
     detail::EncoderOutput out;
     at::Tensor probs;
     const auto computeStart = Clock::now();
+    const detail::HostCache::Counters diskBefore = store.hostCache().counters();
     for (int attempt = 0;; ++attempt) {
         try {
             detail::ServingHooks hooks(store, o, m.options.noDrop, hasTable ? &item.table : nullptr, m.dtype,
@@ -210,7 +231,6 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
             // Degrade instead of failing: a smaller expert pool, then the same batch again.
             if (store.capacity() <= 1 || attempt >= 16) throw;
             store.setCapacity(store.capacity() / 2, o.eviction);
-            appliedSlots = store.capacity();
             at::accelerator::emptyCache();
             trace->notice = "device out of memory: expert budget lowered to " +
                             std::to_string(store.capacity()) + " experts";
@@ -219,6 +239,11 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
     trace->timing.computeMs = millisecondsSince(computeStart) - log.copyMs;
     trace->timing.copyMs = log.copyMs;
     trace->timing.copyHiddenMs = log.copyHiddenMs;
+    const detail::HostCache::Counters diskAfter = store.hostCache().counters();
+    trace->diskBytesRead = diskAfter.bytesRead - diskBefore.bytesRead;
+    trace->timing.diskReadExposedMs = log.diskWaitMs;
+    trace->timing.diskReadHiddenMs =
+        std::max(0.0, 1000.0 * (diskAfter.readBusySeconds - diskBefore.readBusySeconds) - log.diskWaitMs);
 
     // Sequences and their results.
     const at::Tensor sequenceOf = item.batch.sequenceOf.cpu();
@@ -267,6 +292,7 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
         layer.evicted = log.evicted[l];
         layer.fetchedOnDemand = log.fetchedOnDemand[l];
         layer.resident = store.residentExperts(static_cast<int>(l));
+        layer.hostCached = store.hostCache().cachedExperts(static_cast<int>(l));
         const bool comparable = hasTable && record.router;
         for (size_t t = 0; t < layer.routed.size(); ++t) {
             const size_t b = static_cast<size_t>(sequenceOf[static_cast<int64_t>(t)].item<int64_t>());
@@ -310,6 +336,7 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
     }
     std::shared_ptr<BatchTrace> trace;
     if (anyToRun && item.failure.empty()) {
+        m.experts->planReads();
         const auto lock = m.experts->lock();
         try {
             apply(item.options);
@@ -343,6 +370,8 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
         r.latencyMs =
             std::chrono::duration<double, std::milli>(Clock::now() - item.entries[i]->submitted).count();
     }
+    // Its experts no longer count as needed ahead, whether it ran or not.
+    m.experts->lookahead().remove(item.lookaheadTicket);
     if (trace) {
         trace->timing.totalMs = millisecondsSince(start) + waitMs;
         record(*trace, waitMs, start);
@@ -364,6 +393,13 @@ void Pipeline::Impl::describe(BatchTrace& trace, const WorkItem& item, double wa
     MemoryTrace& memory = trace.memory;
     memory.isCuda = device.isCuda;
     memory.tier = device.isCuda ? "GPU memory (" + m.device.str() + ")" : std::string("RAM pool (CPU)");
+    memory.hostTier = device.isCuda ? "pinned host RAM" : "host RAM cache";
+    memory.io = store.ioDescription();
+    const detail::HostCache& host = store.hostCache();
+    memory.hostBudgetBytes = static_cast<uint64_t>(host.capacity() * store.hostEntryBytes());
+    memory.hostResidentBytes = static_cast<uint64_t>(host.counters().entries * store.hostEntryBytes());
+    memory.allExpertStoredBytes = static_cast<uint64_t>(store.totalExperts() * store.hostEntryBytes());
+    memory.processResidentBytes = residentBytes();
     memory.nonExpertBytes = static_cast<uint64_t>(m.info.nonExpertBytes);
     memory.residentExpertBytes = static_cast<uint64_t>(store.residentCount() * store.expertBytes());
     memory.budgetBytes = static_cast<uint64_t>(store.capacity() * store.expertBytes());
@@ -379,6 +415,7 @@ void Pipeline::Impl::record(const BatchTrace& trace, double waitMs, Clock::time_
     ++stats.batches;
     stats.tokens += static_cast<uint64_t>(trace.tokens);
     stats.bytesCopied += trace.bytesCopied;
+    stats.diskBytesRead += trace.diskBytesRead;
     stats.peakResidentExpertBytes = std::max(stats.peakResidentExpertBytes, trace.memory.residentExpertBytes);
     stats.meanResidentExpertBytes +=
         (static_cast<double>(trace.memory.residentExpertBytes) - stats.meanResidentExpertBytes) /
@@ -422,6 +459,9 @@ Pipeline::Pipeline(std::shared_ptr<Model> model, PipelineOptions options, Result
                    TraceObserver onTrace) {
     if (!model) throw Error("the pipeline needs a model");
     validate(options, model->info());
+    // Budgets that cannot fit are refused here, before a single expert is read.
+    detail::resolveCacheSizes(options.deviceBudget, options.hostBudget, options.policy == Policy::Standard,
+                              *model->impl().experts);
     impl_ = std::make_unique<Impl>(std::move(model), options, std::move(onResult), std::move(onTrace));
     impl_->hashThread = std::thread([this] { impl_->hashLoop(); });
     impl_->inferenceThread = std::thread([this] { impl_->inferenceLoop(); });

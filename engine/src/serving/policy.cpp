@@ -38,6 +38,17 @@ Eviction parseEviction(const std::string& name) {
     throw Error("eviction '" + name + "' is unknown (use fifo or lru)");
 }
 
+namespace {
+
+void validateBudget(const Budget& budget, const std::string& what) {
+    if (budget.kind == Budget::Kind::Fraction && !(budget.fraction > 0 && budget.fraction <= 1))
+        throw Error(what + " as a share must be in (0, 1], not " + std::to_string(budget.fraction));
+    if (budget.kind == Budget::Kind::Bytes && budget.bytes <= 0)
+        throw Error(what + " in bytes must be positive, not " + std::to_string(budget.bytes));
+}
+
+} // namespace
+
 void validate(const PipelineOptions& o, const ModelInfo& model) {
     const int64_t experts = model.config.num_experts;
     if (o.batchSize < 1 || o.batchSize > 4096)
@@ -47,9 +58,8 @@ void validate(const PipelineOptions& o, const ModelInfo& model) {
     if (o.topK < 1 || o.topK > experts)
         throw Error("top-k " + std::to_string(o.topK) + " is out of range (1.." + std::to_string(experts) +
                     ")");
-    if (o.expertBudgetBytes < 0) throw Error("expert budget in bytes must not be negative");
-    if (!(o.expertBudgetFraction > 0 && o.expertBudgetFraction <= 1))
-        throw Error("expert budget fraction must be in (0, 1]");
+    validateBudget(o.deviceBudget, "the device pool's budget");
+    validateBudget(o.hostBudget, "the host cache's budget");
     if ((o.policy == Policy::Sida || o.policy == Policy::SidaExact) && !model.predictor.present)
         throw Error("policy '" + policyName(o.policy) + "' needs the model's predictor, and '" +
                     model.path.string() +

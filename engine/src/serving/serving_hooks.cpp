@@ -16,7 +16,7 @@ ServingHooks::ServingHooks(ExpertStore& store, const PipelineOptions& options, b
                            const HashTable* table, at::ScalarType dtype, const at::Device& device,
                            ResidencyLog& log)
     : store_(store), options_(options), noDrop_(noDrop), table_(table), dtype_(dtype), device_(device),
-      log_(log) {
+      log_(log), future_(store.lookahead().view()) {
     log_.reset(static_cast<size_t>(store.layers()));
 }
 
@@ -29,12 +29,16 @@ constexpr int kPrefetchWindow = 4;
 
 } // namespace
 
-Need ServingHooks::need(ExpertKey key) const {
-    if (key.layer == currentLayer_) return pending_.contains(key.expert) ? Need::Needed : Need::Done;
-    if (key.layer < currentLayer_) return Need::Done;
-    if (table_ && !table_->empty() && table_->needed[static_cast<size_t>(key.layer)].contains(key.expert))
-        return Need::Needed;
-    return Need::None;
+Use ServingHooks::need(ExpertKey key) const {
+    const bool hasTable = table_ && !table_->empty();
+    if (key.layer == currentLayer_ && pending_.contains(key.expert)) return {Need::Needed};
+    if (key.layer > currentLayer_ && hasTable &&
+        table_->needed[static_cast<size_t>(key.layer)].contains(key.expert))
+        return {Need::Needed};
+    // This batch is done with it. The lookahead's first batch is this one when it has a table.
+    if (const uint64_t later = future_.nextUse(key, hasTable ? 1 : 0); later != kNever)
+        return {Need::Later, later};
+    return {key.layer <= currentLayer_ ? Need::Done : Need::None};
 }
 
 void ServingHooks::prefetch() {
@@ -108,6 +112,10 @@ MoeDecision ServingHooks::decide(int moeLayer, const at::Tensor& normed,
 void ServingHooks::prepare(int moeLayer, const std::vector<int64_t>& experts) {
     currentLayer_ = moeLayer;
     pending_ = {experts.begin(), experts.end()};
+    // Routed now: every one of them not in the pool is read from disk at once, in parallel.
+    std::vector<ExpertKey> keys;
+    for (int64_t e : experts) keys.push_back({moeLayer, e});
+    store_.readSoon(keys);
     prefetchWindow();
 }
 

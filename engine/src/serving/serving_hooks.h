@@ -43,7 +43,7 @@ public:
     ExpertWeights expert(int moeLayer, int64_t expert) override;
 
 private:
-    Need need(ExpertKey key) const;
+    Use need(ExpertKey key) const;
     /// Keeps the next few experts the batch will use resident or on their way (evicting, if it
     /// must, experts needed after them), so that their copies overlap the compute before them:
     /// the rest of the current layer (known once it is routed), then the hash table's.
@@ -56,6 +56,7 @@ private:
     at::ScalarType dtype_;
     at::Device device_;
     ResidencyLog& log_;
+    LookaheadView future_; ///< the queued batches' experts when this batch began
     int currentLayer_ = -1;
     std::set<int64_t> pending_; ///< experts of the current layer not computed yet
 };

@@ -134,14 +134,14 @@ std::string budgetText(const Budget& budget) {
 }
 
 std::string automaticBudgetRule() {
-    return "auto: from the memory available when serving starts (RAM: MemAvailable, lowered by a memory "
-           "cgroup's "
-           "limit; the device pool with CUDA: the GPU's free memory), less a quarter of it (at least 512 "
-           "MiB) "
-           "kept free. The device pool takes every expert when they fit in half of that, else a quarter of "
-           "it; "
-           "the host cache takes the rest of the RAM share (at most every expert's stored bytes), or only a "
-           "few experts' staging room when the pool holds every expert";
+    return "auto: from the memory available when serving starts: a third of the RAM available (MemAvailable, "
+           "lowered to a memory cgroup's headroom) for the expert caches, and with CUDA 80% of the GPU's "
+           "free "
+           "memory for the device pool. The pool takes every expert when they fit in half of its share, else "
+           "a "
+           "quarter of it; the host cache takes the rest of the RAM share (at most every expert's stored "
+           "bytes), "
+           "or only a few experts' staging room when the pool holds every expert";
 }
 
 int64_t budgetBytes(const Budget& budget, int64_t whole) {

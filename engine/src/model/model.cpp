@@ -31,12 +31,12 @@ std::string gib(double bytes) {
 void checkFitsInMemory(const std::filesystem::path& dir, const SwitchConfig& config, at::ScalarType dtype,
                        const at::Device& device) {
     const double element = static_cast<double>(at::elementSize(dtype));
+    SwitchConfig withoutExperts = config;
+    withoutExperts.num_experts = 0;
     const double expert =
         2.0 * static_cast<double>(config.d_model) * static_cast<double>(config.d_ff) * element;
-    const double experts =
-        static_cast<double>(config.num_experts) * static_cast<double>(config.sparseBlocks().size()) * expert;
     const double bytes =
-        static_cast<double>(detail::expectedParameterCount(config, 0)) * element - experts + 2 * expert;
+        static_cast<double>(detail::expectedParameterCount(withoutExperts, 0)) * element + 2 * expert;
     const DeviceMemory memory = detail::deviceMemory(device);
     if (memory.freeBytes > 0 && bytes > static_cast<double>(memory.freeBytes))
         throw Error(

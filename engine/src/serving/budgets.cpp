@@ -11,11 +11,12 @@
 namespace sida::detail {
 namespace {
 
-constexpr double kMiB = 1048576.0, kGiB = 1073741824.0;
-// Kept free for activations, the page cache and the rest of the machine: a quarter of what is
-// available, and at least this much.
-constexpr double kReserveFraction = 0.25;
-constexpr double kMinReserveBytes = 512 * kMiB;
+constexpr double kGiB = 1073741824.0;
+// The share of the available RAM automatic budgets give the expert caches: the rest stays free for
+// activations, the page cache, the app and whatever else the workstation runs.
+constexpr double kRamShare = 1.0 / 3.0;
+// The share of a GPU's free memory: the device is the engine's, but activations need room.
+constexpr double kDeviceShare = 0.8;
 // A pool holding every expert needs the host cache only to stage reads.
 constexpr int64_t kStagingEntries = 8;
 
@@ -25,12 +26,9 @@ std::string gib(double bytes) {
     return text;
 }
 
-// What the engine may use for expert caches on this tier: what is available now plus what the
-// caches already hold (they are counted as used), less the reserve.
-double usable(double available, double held) {
-    const double total = available + held;
-    return std::max(0.0, total - std::max(kMinReserveBytes, kReserveFraction * total));
-}
+// What automatic budgets may give the expert caches on a tier: a share of what is available now
+// plus what the caches already hold (they are counted as used).
+double usable(double available, double held, double share) { return share * (available + held); }
 
 } // namespace
 
@@ -42,10 +40,11 @@ CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool ever
     const double poolHeld = static_cast<double>(store.residentCount()) * poolEntry;
     const double hostHeld = static_cast<double>(store.hostCache().counters().entries) * hostEntry;
     const bool cuda = store.device().is_cuda();
-    const double ram =
-        usable(static_cast<double>(availableMemory().ramAvailableBytes), hostHeld + (cuda ? 0 : poolHeld));
+    const double ram = usable(static_cast<double>(availableMemory().ramAvailableBytes),
+                              hostHeld + (cuda ? 0 : poolHeld), kRamShare);
     const double poolRoom =
-        cuda ? usable(static_cast<double>(deviceMemory(store.device()).freeBytes), poolHeld) : ram;
+        cuda ? usable(static_cast<double>(deviceMemory(store.device()).freeBytes), poolHeld, kDeviceShare)
+             : ram;
 
     CacheSizes sizes;
     const double allPool = poolEntry * static_cast<double>(experts);

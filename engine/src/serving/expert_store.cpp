@@ -131,6 +131,7 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
     else
         copyEngine_ = std::make_unique<CopyEngine>();
     residentFlags_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(totalExperts()));
+    host_->setPoolResidency([this](ExpertKey key) { return residentFlags_[flatIndex(key)].load(); });
     capacity_ = totalExperts();
 }
 
@@ -241,7 +242,10 @@ void ExpertStore::evictSlot(int64_t slot, ResidencyLog& log) {
     Slot& s = slots_[static_cast<size_t>(slot)];
     // A copy made ahead and evicted before its use still has to finish before the slot is reused.
     finishCopy(s, log);
-    if (s.ready) s.ready->synchronize();
+    // CUDA: the copy out of these host bytes may still run; they are released once it is done.
+    if (s.ready && s.source && !s.ready->query())
+        retired_.emplace_back(std::move(*s.ready), std::move(s.source));
+    s.ready.reset();
     s.source.reset();
     log.evicted[static_cast<size_t>(s.key->layer)].push_back(static_cast<int32_t>(s.key->expert));
     residentFlags_[flatIndex(*s.key)] = false;
@@ -299,6 +303,7 @@ void ExpertStore::copyIn(int64_t slot, ExpertKey key, bool ahead, ResidencyLog& 
     if (!s.buffer.defined())
         s.buffer = at::empty({2 * dModel_ * dFf_}, at::TensorOptions().dtype(dtype_).device(device_));
     if (device_.is_cuda()) {
+        std::erase_if(retired_, [](const auto& retired) { return retired.first.query(); });
         double waitedMs = 0;
         s.source = host_->get(key, lookahead_.view(), &waitedMs);
         log.diskWaitMs += waitedMs;

@@ -160,6 +160,8 @@ private:
     uint64_t clock_ = 0;
     uint64_t bytesCopiedTotal_ = 0;
     std::optional<c10::Stream> copyStream_;
+    /// CUDA: host bytes of evicted slots whose copies may still be in flight, with their events.
+    std::vector<std::pair<c10::Event, std::shared_ptr<const HostExpert>>> retired_;
     std::mutex mutex_;
     std::unique_ptr<HostCache> host_;
     /// CPU: copies ahead of use. Last, so that it finishes before what its copies read goes away.

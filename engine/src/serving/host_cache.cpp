@@ -49,8 +49,10 @@ HostCache::HostCache(std::vector<ExpertSource> sources, int64_t expertsPerLayer,
                      int ioThreads)
     : sources_(std::move(sources)), experts_(expertsPerLayer), wiShape_(std::move(wiShape)),
       woShape_(std::move(woShape)), pinned_(pinned), source_(std::move(source)) {
-    if (!sources_.empty())
-        entryBytes_ = static_cast<int64_t>(spanBytes(sources_.front().wi) + spanBytes(sources_.front().wo));
+    // Experts may be stored in different dtypes: an entry has room for the largest.
+    for (const ExpertSource& source : sources_)
+        entryBytes_ =
+            std::max(entryBytes_, static_cast<int64_t>(spanBytes(source.wi) + spanBytes(source.wo)));
     for (int i = 0; i < std::max(1, ioThreads); ++i) threads_.emplace_back([this] { ioLoop(); });
 }
 
@@ -62,6 +64,11 @@ HostCache::~HostCache() {
     }
     changed_.notify_all();
     for (std::thread& t : threads_) t.join();
+}
+
+void HostCache::setPoolResidency(std::function<bool(ExpertKey)> inPool) {
+    std::lock_guard lock(mutex_);
+    inPool_ = std::move(inPool);
 }
 
 void HostCache::clear() {
@@ -113,8 +120,11 @@ bool HostCache::makeRoom(uint64_t use, const LookaheadView& future, bool demand)
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
         const Entry& e = it->second;
         if (e.state == Entry::State::Reading) continue;
-        // A failed read holds nothing worth keeping.
-        const uint64_t next = e.state == Entry::State::Failed ? kNever : future.nextUse(it->first);
+        // A failed read holds nothing worth keeping; an expert the pool holds is needed here only
+        // once the pool lets it go.
+        uint64_t next = kNever;
+        if (e.state != Entry::State::Failed)
+            next = inPool_ && inPool_(it->first) ? kNever - 1 : future.nextUse(it->first);
         if (victim == entries_.end() || next > victimUse ||
             (next == victimUse && e.lastUsed < victim->second.lastUsed)) {
             victim = it;

@@ -50,6 +50,7 @@ struct WorkItem {
     std::vector<Encoding> encodings; ///< per entry
     std::vector<size_t> runnable;    ///< entries in the batch, in order
     PipelineOptions options;
+    uint64_t optionsVersion = 0; ///< which setOptions call `options` came from
     detail::TokenBatch batch;
     detail::HashTable table;
     std::string failure; ///< the hash thread could not build the table
@@ -94,6 +95,7 @@ struct Pipeline::Impl {
     };
     std::map<uint64_t, Job> jobs; ///< jobs with results still to come
     PipelineOptions options;
+    uint64_t optionsVersion = 0; ///< counts setOptions calls
     bool stopping = false;
     uint64_t nextRequest = 1, nextJob = 1;
     PipelineStats stats;
@@ -102,24 +104,33 @@ struct Pipeline::Impl {
     detail::BoundedQueue<WorkItem> queue;
     uint64_t nextBatch = 1;    ///< inference thread only
     int64_t appliedSlots = -1; ///< inference thread only
+    /// A budget lowered after the device ran out of memory (inference thread only). It holds for
+    /// every later batch until new settings arrive: restoring the old budget would only run out again.
+    struct LoweredBudget {
+        uint64_t optionsVersion = 0;
+        int64_t slots = 0;
+    };
+    std::optional<LoweredBudget> lowered;
     std::thread hashThread, inferenceThread;
 
     void hashLoop();
     void inferenceLoop();
-    WorkItem form(std::vector<EntryPtr> entries, const PipelineOptions& options);
+    WorkItem form(std::vector<EntryPtr> entries, const PipelineOptions& options, uint64_t optionsVersion);
     void run(WorkItem& item, double waitMs, int depth);
     /// Fills the trace's identity, timing and memory once the batch has run.
     void describe(BatchTrace& trace, const WorkItem& item, double waitMs, int depth, Clock::time_point start);
     /// Adds a finished batch to the totals.
     void record(const BatchTrace& trace, double waitMs, Clock::time_point start);
-    void apply(const PipelineOptions& o);
+    void apply(const WorkItem& item);
     void deliver(std::vector<RequestResult>& results);
     std::shared_ptr<BatchTrace> compute(WorkItem& item, std::vector<RequestResult>& results);
 };
 
-WorkItem Pipeline::Impl::form(std::vector<EntryPtr> entries, const PipelineOptions& o) {
+WorkItem Pipeline::Impl::form(std::vector<EntryPtr> entries, const PipelineOptions& o,
+                              uint64_t optionsVersion) {
     WorkItem item;
     item.options = o;
+    item.optionsVersion = optionsVersion;
     item.entries = std::move(entries);
     item.errors.resize(item.entries.size());
     item.encodings.resize(item.entries.size());
@@ -161,30 +172,40 @@ void Pipeline::Impl::hashLoop() {
     while (true) {
         std::vector<EntryPtr> taken;
         PipelineOptions o;
+        uint64_t version = 0;
         {
             std::unique_lock lock(mutex);
             wake.wait(lock, [&] { return stopping || !pending.empty(); });
             if (pending.empty()) break;
             o = options;
+            version = optionsVersion;
             while (!pending.empty() && taken.size() < static_cast<size_t>(o.batchSize)) {
                 taken.push_back(std::move(pending.front()));
                 pending.pop_front();
             }
         }
         queue.setCapacity(static_cast<size_t>(o.hashQueueDepth));
-        if (!queue.push(form(std::move(taken), o))) break;
+        if (!queue.push(form(std::move(taken), o, version))) break;
     }
     queue.close();
 }
 
-void Pipeline::Impl::apply(const PipelineOptions& o) {
+void Pipeline::Impl::apply(const WorkItem& item) {
     detail::ExpertStore& store = *m.experts;
-    const int64_t slots = budgetSlots(o, store);
+    const PipelineOptions& o = item.options;
+    // Settings the user chose after the budget was lowered replace it.
+    if (lowered && lowered->optionsVersion != item.optionsVersion) lowered.reset();
+    int64_t slots = budgetSlots(o, store);
+    if (lowered) slots = std::min(slots, lowered->slots);
     if (slots != appliedSlots) {
         store.setCapacity(slots, o.eviction);
         appliedSlots = slots;
     }
-    if (o.policy == Policy::Standard && store.residentCount() < store.totalExperts()) store.fillAll();
+    // Standard holds every expert, unless a lowered budget leaves no room for them all: then its
+    // experts are fetched as the routers ask for them, which changes the cost but not the output.
+    if (o.policy == Policy::Standard && store.capacity() == store.totalExperts() &&
+        store.residentCount() < store.totalExperts())
+        store.fillAll();
 }
 
 std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<RequestResult>& results) {
@@ -196,8 +217,13 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
     detail::EncoderOutput out;
     at::Tensor probs;
     const auto computeStart = Clock::now();
+    double applyMs = 0.0; ///< sizing and filling the pool: not compute
     for (int attempt = 0;; ++attempt) {
         try {
+            // Inside the retry: filling the pool can run out of memory too.
+            const auto applyStart = Clock::now();
+            apply(item);
+            applyMs += millisecondsSince(applyStart);
             detail::ServingHooks hooks(store, o, m.options.noDrop, hasTable ? &item.table : nullptr, m.dtype,
                                        m.device, log);
             hooks.prefetch();
@@ -209,14 +235,13 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
         } catch (const c10::OutOfMemoryError&) {
             // Degrade instead of failing: a smaller expert pool, then the same batch again.
             if (store.capacity() <= 1 || attempt >= 16) throw;
-            store.setCapacity(store.capacity() / 2, o.eviction);
+            lowered = LoweredBudget{item.optionsVersion, store.capacity() / 2};
+            store.setCapacity(lowered->slots, o.eviction);
             appliedSlots = store.capacity();
             at::accelerator::emptyCache();
-            trace->notice = "device out of memory: expert budget lowered to " +
-                            std::to_string(store.capacity()) + " experts";
         }
     }
-    trace->timing.computeMs = millisecondsSince(computeStart) - log.copyMs;
+    trace->timing.computeMs = millisecondsSince(computeStart) - applyMs - log.copyMs;
     trace->timing.copyMs = log.copyMs;
     trace->timing.copyHiddenMs = log.copyHiddenMs;
 
@@ -312,7 +337,6 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
     if (anyToRun && item.failure.empty()) {
         const auto lock = m.experts->lock();
         try {
-            apply(item.options);
             trace = compute(item, results);
             describe(*trace, item, waitMs, depth, start);
         } catch (const std::exception& error) {
@@ -360,6 +384,10 @@ void Pipeline::Impl::describe(BatchTrace& trace, const WorkItem& item, double wa
     trace.timing.hashBuildMs = item.hashBuildMs;
     trace.timing.waitForHashMs = waitMs;
     const detail::ExpertStore& store = *m.experts;
+    if (lowered)
+        trace.notice = "device out of memory: expert budget lowered to " + std::to_string(lowered->slots) +
+                       " of " + std::to_string(store.totalExperts()) +
+                       " experts until the settings are changed";
     const DeviceMemory device = detail::deviceMemory(m.device);
     MemoryTrace& memory = trace.memory;
     memory.isCuda = device.isCuda;
@@ -482,6 +510,7 @@ void Pipeline::setOptions(const PipelineOptions& options) {
     validate(options, impl_->m.info);
     std::lock_guard lock(impl_->mutex);
     impl_->options = options;
+    ++impl_->optionsVersion;
 }
 
 PipelineOptions Pipeline::options() const {

@@ -12,6 +12,7 @@
 #include "sida/pipeline.h"
 
 #include <ATen/DeviceAccelerator.h>
+#include <c10/core/Event.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
@@ -55,7 +56,33 @@ struct WorkItem {
     detail::HashTable table;
     std::string failure; ///< the hash thread could not build the table
     double hashBuildMs = 0.0;
+    /// CUDA: recorded on the hash thread's stream once `batch` is made there; the inference
+    /// thread's stream waits for it before reading the batch.
+    std::optional<c10::Event> batchMade;
 };
+
+c10::Stream currentStream(const at::Device& device) {
+    return c10::impl::VirtualGuardImpl(device.type()).getStream(device);
+}
+
+// The hash thread makes a batch on its own stream (CUDA): marks the point after which it is ready.
+void markBatchMade(WorkItem& item, const at::Device& device) {
+    if (!device.is_cuda() || !item.batch.ids.defined()) return;
+    item.batchMade.emplace(device.type());
+    item.batchMade->record(currentStream(device));
+}
+
+// The inference thread's stream waits for the hash thread's work on the batch before reading it,
+// and the caching allocator learns that the batch's memory is in use on this stream too, so that
+// the hash thread's stream cannot reuse it while kernels queued here may still read it.
+void awaitBatch(const WorkItem& item, const at::Device& device) {
+    if (!item.batchMade) return;
+    const c10::Stream stream = currentStream(device);
+    item.batchMade->block(stream);
+    for (const at::Tensor* t :
+         {&item.batch.ids, &item.batch.mask, &item.batch.realIndex, &item.batch.sequenceOf})
+        if (t->defined() && t->is_cuda()) t->record_stream(stream);
+}
 
 template <class T>
 std::vector<T> toVector(const at::Tensor& tensor) {
@@ -158,6 +185,7 @@ WorkItem Pipeline::Impl::form(std::vector<EntryPtr> entries, const PipelineOptio
     } catch (const std::exception& error) {
         item.failure = std::string("building the hash table failed: ") + error.what();
     }
+    markBatchMade(item, m.device);
     item.hashBuildMs = millisecondsSince(start);
     return item;
 }
@@ -337,6 +365,7 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
     if (anyToRun && item.failure.empty()) {
         const auto lock = m.experts->lock();
         try {
+            awaitBatch(item, m.device);
             trace = compute(item, results);
             describe(*trace, item, waitMs, depth, start);
         } catch (const std::exception& error) {

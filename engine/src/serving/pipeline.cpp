@@ -266,7 +266,8 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
             lowered = LoweredBudget{item.optionsVersion, store.capacity() / 2};
             store.setCapacity(lowered->slots, o.eviction);
             appliedSlots = store.capacity();
-            at::accelerator::emptyCache();
+            // The caching allocator's free blocks go back to the device (there is none on the CPU).
+            if (!m.device.is_cpu()) at::accelerator::emptyCache();
         }
     }
     trace->timing.computeMs = millisecondsSince(computeStart) - applyMs - log.copyMs;

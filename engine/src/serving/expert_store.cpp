@@ -2,6 +2,7 @@
 #include "serving/expert_store.h"
 
 #include "io/tensor_io.h"
+#include "serving/fault_injection.h"
 
 #include "sida/errors.h"
 
@@ -300,8 +301,10 @@ void ExpertStore::copyFromHost(const at::Tensor& buffer, ExpertKey key, DiskWait
 void ExpertStore::copyIn(int64_t slot, ExpertKey key, bool ahead, ResidencyLog& log) {
     const auto start = std::chrono::steady_clock::now();
     Slot& s = slots_[static_cast<size_t>(slot)];
-    if (!s.buffer.defined())
+    if (!s.buffer.defined()) {
+        checkSlotAllocation();
         s.buffer = at::empty({2 * dModel_ * dFf_}, at::TensorOptions().dtype(dtype_).device(device_));
+    }
     if (device_.is_cuda()) {
         std::erase_if(retired_, [](const auto& retired) { return retired.first.query(); });
         double waitedMs = 0;

@@ -13,6 +13,7 @@
 #include "sida/pipeline.h"
 
 #include <ATen/DeviceAccelerator.h>
+#include <c10/core/Event.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
@@ -51,12 +52,39 @@ struct WorkItem {
     std::vector<Encoding> encodings; ///< per entry
     std::vector<size_t> runnable;    ///< entries in the batch, in order
     PipelineOptions options;
+    uint64_t optionsVersion = 0; ///< which setOptions call `options` came from
     detail::TokenBatch batch;
     detail::HashTable table;
     std::string failure; ///< the hash thread could not build the table
     double hashBuildMs = 0.0;
     uint64_t lookaheadTicket = 0; ///< its experts in the store's lookahead (0: none)
+    /// CUDA: recorded on the hash thread's stream once `batch` is made there; the inference
+    /// thread's stream waits for it before reading the batch.
+    std::optional<c10::Event> batchMade;
 };
+
+c10::Stream currentStream(const at::Device& device) {
+    return c10::impl::VirtualGuardImpl(device.type()).getStream(device);
+}
+
+// The hash thread makes a batch on its own stream (CUDA): marks the point after which it is ready.
+void markBatchMade(WorkItem& item, const at::Device& device) {
+    if (!device.is_cuda() || !item.batch.ids.defined()) return;
+    item.batchMade.emplace(device.type());
+    item.batchMade->record(currentStream(device));
+}
+
+// The inference thread's stream waits for the hash thread's work on the batch before reading it,
+// and the caching allocator learns that the batch's memory is in use on this stream too, so that
+// the hash thread's stream cannot reuse it while kernels queued here may still read it.
+void awaitBatch(const WorkItem& item, const at::Device& device) {
+    if (!item.batchMade) return;
+    const c10::Stream stream = currentStream(device);
+    item.batchMade->block(stream);
+    for (const at::Tensor* t :
+         {&item.batch.ids, &item.batch.mask, &item.batch.realIndex, &item.batch.sequenceOf})
+        if (t->defined() && t->is_cuda()) t->record_stream(stream);
+}
 
 template <class T>
 std::vector<T> toVector(const at::Tensor& tensor) {
@@ -98,6 +126,7 @@ struct Pipeline::Impl {
     };
     std::map<uint64_t, Job> jobs; ///< jobs with results still to come
     PipelineOptions options;
+    uint64_t optionsVersion = 0; ///< counts setOptions calls
     bool stopping = false;
     uint64_t nextRequest = 1, nextJob = 1;
     PipelineStats stats;
@@ -106,26 +135,35 @@ struct Pipeline::Impl {
     detail::BoundedQueue<WorkItem> queue;
     uint64_t nextBatch = 1;                ///< inference thread only
     std::optional<AppliedBudgets> applied; ///< inference thread only
+    /// A budget lowered after the device ran out of memory (inference thread only). It holds for
+    /// every later batch until new settings arrive: restoring the old budget would only run out again.
+    struct LoweredBudget {
+        uint64_t optionsVersion = 0;
+        int64_t slots = 0;
+    };
+    std::optional<LoweredBudget> lowered;
     std::thread hashThread, inferenceThread;
 
     void hashLoop();
     void inferenceLoop();
-    WorkItem form(std::vector<EntryPtr> entries, const PipelineOptions& options);
+    WorkItem form(std::vector<EntryPtr> entries, const PipelineOptions& options, uint64_t optionsVersion);
     void run(WorkItem& item, double waitMs, int depth);
     /// Fills the trace's identity, timing and memory once the batch has run.
     void describe(BatchTrace& trace, const WorkItem& item, double waitMs, int depth, Clock::time_point start);
     /// Adds a finished batch to the totals.
     void record(const BatchTrace& trace, double waitMs, Clock::time_point start);
-    void apply(const PipelineOptions& o);
+    void apply(const WorkItem& item);
     /// Puts a batch's predicted experts in the lookahead and starts reading them from disk.
     void announce(WorkItem& item);
     void deliver(std::vector<RequestResult>& results);
     std::shared_ptr<BatchTrace> compute(WorkItem& item, std::vector<RequestResult>& results);
 };
 
-WorkItem Pipeline::Impl::form(std::vector<EntryPtr> entries, const PipelineOptions& o) {
+WorkItem Pipeline::Impl::form(std::vector<EntryPtr> entries, const PipelineOptions& o,
+                              uint64_t optionsVersion) {
     WorkItem item;
     item.options = o;
+    item.optionsVersion = optionsVersion;
     item.entries = std::move(entries);
     item.errors.resize(item.entries.size());
     item.encodings.resize(item.entries.size());
@@ -153,6 +191,7 @@ WorkItem Pipeline::Impl::form(std::vector<EntryPtr> entries, const PipelineOptio
     } catch (const std::exception& error) {
         item.failure = std::string("building the hash table failed: ") + error.what();
     }
+    markBatchMade(item, m.device);
     item.hashBuildMs = millisecondsSince(start);
     return item;
 }
@@ -167,18 +206,20 @@ void Pipeline::Impl::hashLoop() {
     while (true) {
         std::vector<EntryPtr> taken;
         PipelineOptions o;
+        uint64_t version = 0;
         {
             std::unique_lock lock(mutex);
             wake.wait(lock, [&] { return stopping || !pending.empty(); });
             if (pending.empty()) break;
             o = options;
+            version = optionsVersion;
             while (!pending.empty() && taken.size() < static_cast<size_t>(o.batchSize)) {
                 taken.push_back(std::move(pending.front()));
                 pending.pop_front();
             }
         }
         queue.setCapacity(static_cast<size_t>(o.hashQueueDepth));
-        WorkItem item = form(std::move(taken), o);
+        WorkItem item = form(std::move(taken), o, version);
         announce(item);
         const uint64_t ticket = item.lookaheadTicket;
         if (!queue.push(std::move(item))) {
@@ -195,16 +236,26 @@ void Pipeline::Impl::announce(WorkItem& item) {
     m.experts->planReads();
 }
 
-void Pipeline::Impl::apply(const PipelineOptions& o) {
+void Pipeline::Impl::apply(const WorkItem& item) {
     detail::ExpertStore& store = *m.experts;
+    const PipelineOptions& o = item.options;
+    // Settings the user chose after the budget was lowered replace it.
+    if (lowered && lowered->optionsVersion != item.optionsVersion) {
+        lowered.reset();
+        applied.reset();
+    }
     if (applied != budgetsOf(o)) {
         const detail::CacheSizes sizes =
             detail::resolveCacheSizes(o.deviceBudget, o.hostBudget, o.policy == Policy::Standard, store);
-        store.setCapacity(sizes.poolSlots, o.eviction);
+        store.setCapacity(lowered ? std::min(sizes.poolSlots, lowered->slots) : sizes.poolSlots, o.eviction);
         store.hostCache().setCapacity(sizes.hostEntries);
         applied = budgetsOf(o);
     }
-    if (o.policy == Policy::Standard && store.residentCount() < store.totalExperts()) store.fillAll();
+    // Standard holds every expert, unless a lowered budget leaves no room for them all: then its
+    // experts are fetched as the routers ask for them, which changes the cost but not the output.
+    if (o.policy == Policy::Standard && store.capacity() == store.totalExperts() &&
+        store.residentCount() < store.totalExperts())
+        store.fillAll();
 }
 
 std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<RequestResult>& results) {
@@ -217,8 +268,13 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
     at::Tensor probs;
     const auto computeStart = Clock::now();
     const detail::HostCache::Counters diskBefore = store.hostCache().counters();
+    double applyMs = 0.0; ///< sizing and filling the pool: not compute
     for (int attempt = 0;; ++attempt) {
         try {
+            // Inside the retry: filling the pool can run out of memory too.
+            const auto applyStart = Clock::now();
+            apply(item);
+            applyMs += millisecondsSince(applyStart);
             detail::ServingHooks hooks(store, o, m.options.noDrop, hasTable ? &item.table : nullptr, m.dtype,
                                        m.device, log);
             hooks.prefetch();
@@ -230,13 +286,13 @@ std::shared_ptr<BatchTrace> Pipeline::Impl::compute(WorkItem& item, std::vector<
         } catch (const c10::OutOfMemoryError&) {
             // Degrade instead of failing: a smaller expert pool, then the same batch again.
             if (store.capacity() <= 1 || attempt >= 16) throw;
-            store.setCapacity(store.capacity() / 2, o.eviction);
-            at::accelerator::emptyCache();
-            trace->notice = "device out of memory: expert budget lowered to " +
-                            std::to_string(store.capacity()) + " experts";
+            lowered = LoweredBudget{item.optionsVersion, store.capacity() / 2};
+            store.setCapacity(lowered->slots, o.eviction);
+            // The caching allocator's free blocks go back to the device (there is none on the CPU).
+            if (!m.device.is_cpu()) at::accelerator::emptyCache();
         }
     }
-    trace->timing.computeMs = millisecondsSince(computeStart) - log.copyMs;
+    trace->timing.computeMs = millisecondsSince(computeStart) - applyMs - log.copyMs;
     trace->timing.copyMs = log.copyMs;
     trace->timing.copyHiddenMs = log.copyHiddenMs;
     const detail::HostCache::Counters diskAfter = store.hostCache().counters();
@@ -339,7 +395,7 @@ void Pipeline::Impl::run(WorkItem& item, double waitMs, int depth) {
         m.experts->planReads();
         const auto lock = m.experts->lock();
         try {
-            apply(item.options);
+            awaitBatch(item, m.device);
             trace = compute(item, results);
             describe(*trace, item, waitMs, depth, start);
         } catch (const std::exception& error) {
@@ -389,6 +445,10 @@ void Pipeline::Impl::describe(BatchTrace& trace, const WorkItem& item, double wa
     trace.timing.hashBuildMs = item.hashBuildMs;
     trace.timing.waitForHashMs = waitMs;
     const detail::ExpertStore& store = *m.experts;
+    if (lowered)
+        trace.notice = "device out of memory: expert budget lowered to " + std::to_string(lowered->slots) +
+                       " of " + std::to_string(store.totalExperts()) +
+                       " experts until the settings are changed";
     const DeviceMemory device = detail::deviceMemory(m.device);
     MemoryTrace& memory = trace.memory;
     memory.isCuda = device.isCuda;
@@ -522,6 +582,7 @@ void Pipeline::setOptions(const PipelineOptions& options) {
     validate(options, impl_->m.info);
     std::lock_guard lock(impl_->mutex);
     impl_->options = options;
+    ++impl_->optionsVersion;
 }
 
 PipelineOptions Pipeline::options() const {

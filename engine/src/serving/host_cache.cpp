@@ -11,6 +11,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Once the cache is full, a read ahead evicts an expert needed later than the one it reads; done
+// far ahead, that choice is worse than the one Belady's rule would make at the time of use (the
+// experts used in between become better victims). So only the next few missing experts are read
+// ahead with eviction, enough to keep the I/O threads busy. Measured on the demo model (host cache
+// 50%, pool 25%, SST-2 dev): unbounded, 1.6x the optimum's reads; 2-4, 0.75-1.17x.
+constexpr int kEvictingReadWindow = 4;
+
 uint64_t spanBytes(const FileRange& range) {
     // The largest aligned span a range of this length can need, wherever it starts.
     return alignedSpan({range.file, 0, range.length}).bufferBytes + kDirectAlignment;
@@ -169,8 +176,11 @@ std::shared_ptr<const HostExpert> HostCache::get(ExpertKey key, const LookaheadV
 void HostCache::readAhead(const std::vector<ExpertKey>& keys, const LookaheadView& future, bool imminent) {
     std::lock_guard lock(mutex_);
     std::vector<ExpertKey> issued;
+    int missing = 0;
     for (const ExpertKey& key : keys) {
         if (entries_.contains(key)) continue;
+        const bool full = static_cast<int64_t>(entries_.size()) >= capacity_;
+        if (full && ++missing > kEvictingReadWindow) break;
         if (!makeRoom(imminent ? 0 : future.nextUse(key), future, /*demand=*/false)) break;
         entries_[key].state = Entry::State::Reading;
         issued.push_back(key);

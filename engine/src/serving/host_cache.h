@@ -68,7 +68,8 @@ public:
     std::shared_ptr<const HostExpert> get(ExpertKey key, const LookaheadView& future,
                                           double* waitedMs = nullptr);
 
-    /// Issues reads for `keys` (in order of use) while there is room that no sooner need holds.
+    /// Issues reads for `keys` (in order of use) while there is room that no sooner need holds:
+    /// every one while the cache has free entries, then only the next few missing ones.
     /// `imminent`: they are needed now (a routed layer's experts): read before later batches'.
     void readAhead(const std::vector<ExpertKey>& keys, const LookaheadView& future, bool imminent = false);
 

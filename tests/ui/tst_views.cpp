@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The views as widgets, offscreen, fed with synthetic batch traces: the hash-table heatmap follows
-// the newest batch or a pinned sentence, the expert strips paint 256 experts, the memory view names
-// the RAM pool on a CPU, the plots gain points, the predictor view lists misses and opens them, and
+// the newest batch or a pinned sentence, the expert strips paint 256 experts, the memory view draws
+// the device pool, host cache and disk and names the RAM pool on a CPU,
+// the plots gain points, the predictor view lists misses and opens them, and
 // the main window offers every view without a model.
 #include "engine_controller.h"
 #include "experts_view.h"
@@ -109,6 +110,41 @@ private Q_SLOTS:
         QCOMPARE(view.pointCount(), 3);
         view.clear();
         QCOMPARE(view.pointCount(), 0);
+    }
+
+    void memoryViewDrawsTheThreeTiers() {
+        MemoryView view;
+        view.resize(1000, 800);
+        test::TraceShape shape; // 2 layers x 8 experts
+        shape.diskBytesRead = 100u << 10;
+        shape.diskReadExposedMs = 150.0;
+        shape.diskReadHiddenMs = 400.0;
+        view.addTraces({test::makeTrace(shape)});
+        // A larger read changes the disk plot's unit (KiB to MiB): what is drawn still matches.
+        shape.startedSeconds = 1;
+        shape.diskBytesRead = 3u << 20;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QCOMPARE(view.pointCount(), 2);
+        const auto drawn = view.latestDrawn();
+        QCOMPARE(drawn[0], double(8 * 1024));           // experts in the pool
+        QCOMPARE(drawn[1], double(2 * (2 + 1) * 2048)); // the host cache
+        QCOMPARE(drawn[2], double(3 << 20));            // read from disk by the batch
+        QCOMPARE(drawn[3], 150.0);                      // read time waited for
+
+        const QStringList titles = view.plotTitles();
+        QCOMPARE(titles.size(), 4);
+        QVERIFY2(titles[0].contains(u"RAM pool (CPU)"_s), qPrintable(titles[0]));
+        QVERIFY2(titles[1].contains(u"host RAM cache"_s), qPrintable(titles[1]));
+        QVERIFY2(titles[2].contains(u"pread, O_DIRECT"_s), qPrintable(titles[2]));
+        const QString title = view.title();
+        QVERIFY2(title.contains(u"RAM pool (CPU): 8.00 KiB / 12.0 KiB of experts"_s), qPrintable(title));
+        QVERIFY2(title.contains(u"host RAM cache: 12.0 KiB / 16.0 KiB"_s), qPrintable(title));
+        QVERIFY2(title.contains(u"disk: 3.10 MiB read (0.30 s waited, 0.80 s hidden)"_s), qPrintable(title));
+        QVERIFY2(title.contains(u"process 300.0 MiB"_s), qPrintable(title));
+        for (const QString& text : titles + QStringList{title})
+            QVERIFY2(!text.contains(u"GPU"_s), qPrintable(text));
+        QVERIFY(!view.grab().isNull());
     }
 
     void memoryViewSaysGpuOnCuda() {

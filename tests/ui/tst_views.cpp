@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The views as widgets, offscreen, fed with synthetic batch traces: the hash-table heatmap follows
-// the newest batch or a pinned sentence, the expert strips paint 256 experts, the memory view draws
-// the device pool, host cache and disk and names the RAM pool on a CPU,
+// the newest batch or a pinned sentence, the expert strips paint 256 experts and mark each expert's
+// tier, the memory view draws the device pool, host cache and disk and names the RAM pool on a CPU,
 // the plots gain points, the predictor view lists misses and opens them, and
 // the main window offers every view without a model.
 #include "engine_controller.h"
+#include "expert_palette.h"
 #include "experts_view.h"
 #include "hash_table_view.h"
 #include "main_window.h"
@@ -92,6 +93,42 @@ private Q_SLOTS:
         QCOMPARE(view.activity().batches(), 1u);
         QCOMPARE(view.activity().residentCount(0), 128);
         QVERIFY(!view.grab().isNull());
+    }
+
+    void expertStripsShowEachTier() {
+        ExpertsView view;
+        view.resize(1000, 700);
+        view.reset(modelWith(6, 128));
+        test::TraceShape shape;
+        shape.layers = 6;
+        shape.experts = 128;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QVERIFY2(view.summary().startsWith(
+                     u"RAM pool (CPU): 384 of 768 experts · host RAM cache only: 192 · disk only: 192"_s),
+                 qPrintable(view.summary()));
+        const QStringList legend = view.legend().entries();
+        QCOMPARE(legend.size(), 5);
+        QCOMPARE(legend[0], u"device pool: RAM pool (CPU)"_s);
+        QCOMPARE(legend[1], u"host cache only: host RAM cache"_s);
+        QCOMPARE(legend[2], u"on disk only"_s);
+
+        // The host cache's bar runs along the bottom of a host-only cell, and only there.
+        auto* strips = view.findChild<ExpertStrips*>();
+        QVERIFY(strips);
+        strips->resize(980, strips->minimumHeight());
+        strips->refresh();
+        const QImage image = strips->grab().toImage();
+        const QColor host = semanticColors(strips->palette()).host;
+        auto bottomCentre = [&](int expert) {
+            const QRectF cell = strips->layout().cellRect(5, expert);
+            return image.pixelColor(QPointF(cell.center().x(), cell.bottom() - 1).toPoint());
+        };
+        QCOMPARE(bottomCentre(64), host);   // host cache only
+        QCOMPARE(bottomCentre(95), host);   // host cache only
+        QVERIFY(bottomCentre(1) != host);   // in the pool
+        QVERIFY(bottomCentre(0) != host);   // in the pool and the host cache: the pool wins
+        QVERIFY(bottomCentre(127) != host); // on disk only
     }
 
     void memoryViewSaysRamPoolOnCpu() {

@@ -58,6 +58,9 @@ void paintTier(QPainter& painter, const QRectF& cell, ExpertTier tier, const Sem
     }
 }
 
+// The legend's sample cells are lightly used ones, on which the corner marks show in either theme.
+constexpr double kSwatchUsage = 0.15;
+
 double tierFillAlpha(ExpertTier tier) {
     switch (tier) {
     case ExpertTier::Pool:
@@ -163,7 +166,7 @@ bool ExpertStrips::event(QEvent* event) {
 }
 
 ExpertLegend::ExpertLegend(QWidget* parent) : QWidget(parent) {
-    const QColor used = usageColor(0.6, palette());
+    const QColor used = usageColor(kSwatchUsage, palette());
     const std::array<ExpertCellLook, 5> looks{{{used, ExpertTier::Pool, false, false},
                                                {used, ExpertTier::Host, false, false},
                                                {used, ExpertTier::Disk, false, false},
@@ -220,7 +223,7 @@ void ExpertLegend::paintSwatches() {
         pixmap.setDevicePixelRatio(ratio);
         pixmap.fill(palette().color(QPalette::Base));
         QPainter painter(&pixmap);
-        entry.look.fill = usageColor(0.6, palette());
+        entry.look.fill = usageColor(kSwatchUsage, palette());
         paintExpertCell(painter, QRectF(0, 0, side, side), entry.look, colors);
         painter.end();
         entry.swatch->setPixmap(pixmap);

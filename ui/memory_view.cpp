@@ -66,15 +66,21 @@ void MemoryView::createPlots() {
         // Each plot's legend sits right of it, at the top: inside it would cover the newest data.
         auto* side = new QCPLayoutGrid;
         m_plot->plotLayout()->addElement(i * 2 + 1, 1, side);
-        auto* legend = new QCPLegend;
-        side->addElement(0, 0, legend);
+        m_legends[i] = new QCPLegend;
+        side->addElement(0, 0, m_legends[i]);
         side->addElement(1, 0, new QCPLayoutElement(m_plot));
         side->setRowStretchFactors({0.001, 1.0});
-        legend->setLayer(QStringLiteral("legend"));
+        m_legends[i]->setLayer(QStringLiteral("legend"));
     }
+    // The disk plots are short: fewer ticks keep their labels apart.
+    for (Plot plot : {DiskPlot, ReadTimePlot})
+        m_rects[plot]->axis(QCPAxis::atLeft)->ticker()->setTickCount(3);
     m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
     m_rects[ReadTimePlot]->axis(QCPAxis::atBottom)->setLabel(tr("seconds since the pipeline started"));
+    createGraphs();
+}
 
+void MemoryView::createGraphs() {
     m_nonExpert = addGraph(PoolPlot, tr("non-expert weights"));
     m_experts = addGraph(PoolPlot, tr("experts in the pool"));
     m_other = addGraph(PoolPlot, tr("other allocator use"));
@@ -101,8 +107,7 @@ QCPGraph* MemoryView::addGraph(Plot plot, const QString& name) {
     QCPAxisRect* rect = m_rects[plot];
     QCPGraph* graph = m_plot->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
     graph->setName(name);
-    auto* side = static_cast<QCPLayoutGrid*>(m_plot->plotLayout()->element(plot * 2 + 1, 1));
-    graph->addToLegend(static_cast<QCPLegend*>(side->element(0, 0)));
+    graph->addToLegend(m_legends[plot]);
     return graph;
 }
 
@@ -250,10 +255,7 @@ void MemoryView::updateRanges(double start, double end) {
 
 void MemoryView::applyPalette() {
     applyPlotPalette(m_plot, palette());
-    for (int i = 0; i < PlotCount; ++i) {
-        auto* side = static_cast<QCPLayoutGrid*>(m_plot->plotLayout()->element(i * 2 + 1, 1));
-        applyLegendPalette(static_cast<QCPLegend*>(side->element(0, 0)), palette());
-    }
+    for (QCPLegend* legend : m_legends) applyLegendPalette(legend, palette());
     const SemanticColors c = semanticColors(palette());
     styleBand(m_nonExpert, seriesColor(4, palette()));
     // The pool's and the host cache's colours are those of the Experts view's tier marks.

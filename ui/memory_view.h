@@ -17,6 +17,7 @@
 class QCustomPlot;
 class QCPAxisRect;
 class QCPGraph;
+class QCPLegend;
 class QCPTextElement;
 class QLabel;
 
@@ -53,6 +54,7 @@ private:
     enum Plot { PoolPlot, HostPlot, DiskPlot, ReadTimePlot, PlotCount };
 
     void createPlots();
+    void createGraphs();
     QCPGraph* addGraph(Plot plot, const QString& name);
     void applyPalette();
     bool updateUnits();
@@ -67,6 +69,7 @@ private:
     QCustomPlot* m_plot;
     std::array<QCPAxisRect*, PlotCount> m_rects{};
     std::array<QCPTextElement*, PlotCount> m_titles{};
+    std::array<QCPLegend*, PlotCount> m_legends{};
     // The device pool.
     QCPGraph* m_nonExpert = nullptr;
     QCPGraph* m_experts = nullptr;

@@ -44,11 +44,13 @@ fi
 # The serving settings of each shot. The app starts on the Standard policy (every expert resident,
 # the routers decide); the views that show the predictor at work (its hash table, the misses, the pool
 # filling and emptying) are taken under SiDA with a quarter of the experts' memory, and the comparison
-# (which runs its own policies) with the same budget, so that the policies differ in memory too.
+# (which runs its own policies) with the same budget, so that the policies differ in memory too. The
+# views of the memory tiers also get a host cache of half the experts, so that some wait on disk.
 settings_for() {
     case $1 in
-    hash-table | experts | memory | throughput | predictor) echo "--policy sida --budget 25" ;;
-    compare) echo "--budget 25" ;;
+    experts | memory) echo "--policy sida --budget 25% --host-budget 50%" ;;
+    hash-table | throughput | predictor) echo "--policy sida --budget 25%" ;;
+    compare) echo "--budget 25%" ;;
     *) echo "" ;;
     esac
 }

@@ -54,7 +54,9 @@ SemanticColors semanticColors(const QPalette& palette) {
     const bool dark = isDark(palette);
     SemanticColors c;
     c.resident = dark ? QColor(0x4C, 0xD1, 0x7A) : QColor(0x1B, 0x8A, 0x3E);
-    c.host = dark ? QColor(0x5A, 0x60, 0x6B) : QColor(0xB8, 0xBE, 0xC6);
+    // Orange against the blue usage ramp and the green pool frame: apart for every common colour
+    // vision deficiency (the Okabe-Ito set), and the tiers differ in shape as well.
+    c.host = dark ? QColor(0xF5, 0xB0, 0x3C) : QColor(0xE6, 0x9F, 0x00);
     c.copiedIn = dark ? QColor(0x66, 0xE0, 0xFF) : QColor(0x00, 0x72, 0xB2);
     c.evicted = dark ? QColor(0xFF, 0x7A, 0x6B) : QColor(0xC0, 0x39, 0x2B);
     c.miss = dark ? QColor(0xFF, 0xFF, 0xFF) : QColor(0x10, 0x10, 0x10);

@@ -24,7 +24,7 @@ QColor usageColor(double share, const QPalette& palette);
 /// Semantic colours, tuned for the palette's darkness.
 struct SemanticColors {
     QColor resident; ///< an expert on the device (or in the CPU pool)
-    QColor host;     ///< an expert only in host memory
+    QColor host;     ///< an expert in the host cache only
     QColor copiedIn;
     QColor evicted;
     QColor miss;

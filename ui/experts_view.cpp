@@ -4,6 +4,7 @@
 #include "expert_palette.h"
 
 #include <QEvent>
+#include <QHBoxLayout>
 #include <QHelpEvent>
 #include <QLabel>
 #include <QPainter>
@@ -11,6 +12,8 @@
 #include <QScrollArea>
 #include <QToolTip>
 #include <QVBoxLayout>
+
+#include <array>
 
 namespace sida::ui {
 
@@ -33,7 +36,55 @@ QPainterPath cornerMark(const QRectF& cell, bool left) {
     return path;
 }
 
+// The tier is told by shape as well as colour, so that it reads without colour vision and in cells a
+// few pixels wide: a frame for the device pool, a bar along the bottom for the host cache, a faint
+// outline for disk. Fill strength falls tier by tier, so that what is nearest to compute stands out.
+void paintTier(QPainter& painter, const QRectF& cell, ExpertTier tier, const SemanticColors& colors) {
+    painter.setBrush(Qt::NoBrush);
+    switch (tier) {
+    case ExpertTier::Pool:
+        painter.setPen(QPen(colors.resident, cell.width() >= 12 ? 2.0 : 1.0));
+        painter.drawRect(cell.adjusted(0.5, 0.5, -0.5, -0.5));
+        break;
+    case ExpertTier::Host: {
+        const double bar = std::max(2.0, std::round(cell.height() * 0.25));
+        painter.fillRect(QRectF(cell.left(), cell.bottom() - bar, cell.width(), bar), colors.host);
+        break;
+    }
+    case ExpertTier::Disk:
+        painter.setPen(QPen(colors.grid, 1.0));
+        painter.drawRect(cell.adjusted(0.5, 0.5, -0.5, -0.5));
+        break;
+    }
+}
+
+// The legend's sample cells are lightly used ones, on which the corner marks show in either theme.
+constexpr double kSwatchUsage = 0.15;
+
+double tierFillAlpha(ExpertTier tier) {
+    switch (tier) {
+    case ExpertTier::Pool:
+        return 1.0;
+    case ExpertTier::Host:
+        return 0.6;
+    case ExpertTier::Disk:
+        break;
+    }
+    return 0.3;
+}
+
 } // namespace
+
+void paintExpertCell(QPainter& painter, const QRectF& cell, const ExpertCellLook& look,
+                     const SemanticColors& colors) {
+    QColor fill = look.fill;
+    fill.setAlphaF(static_cast<float>(tierFillAlpha(look.tier)));
+    painter.fillRect(cell, fill);
+    paintTier(painter, cell, look.tier, colors);
+    painter.setPen(Qt::NoPen);
+    if (look.copiedIn) painter.fillPath(cornerMark(cell, true), colors.copiedIn);
+    if (look.evicted) painter.fillPath(cornerMark(cell, false), colors.evicted);
+}
 
 ExpertStrips::ExpertStrips(const ExpertActivity& activity, QWidget* parent)
     : QWidget(parent), m_activity(activity) {
@@ -42,10 +93,10 @@ ExpertStrips::ExpertStrips(const ExpertActivity& activity, QWidget* parent)
 }
 
 void ExpertStrips::relayout() {
-    // The label has two lines ("L0 · block 1" over "16/32 resident"): a strip of small cells is made
-    // tall enough for them instead of clipping them.
+    // The label has three lines ("L0 · block 1", "16 in pool", "8 host only"): a strip of small cells
+    // is made tall enough for them instead of clipping them.
     ExpertStripMetrics metrics;
-    metrics.minStripHeight = 2.0 * fontMetrics().lineSpacing() + 2.0;
+    metrics.minStripHeight = 3.0 * fontMetrics().lineSpacing() + 2.0;
     m_layout = ExpertStripLayout(width(), static_cast<int>(m_activity.layers().size()), m_activity.experts(),
                                  metrics);
     const int height = static_cast<int>(std::ceil(m_layout.contentHeight()));
@@ -64,42 +115,36 @@ void ExpertStrips::resizeEvent(QResizeEvent* event) {
     QWidget::resizeEvent(event);
 }
 
+QString ExpertStrips::layerLabel(int layer) const {
+    const int64_t block = m_activity.layers()[static_cast<size_t>(layer)].block;
+    if (m_activity.batches() == 0) return tr("L%1 · block %2").arg(layer).arg(block);
+    return tr("L%1 · block %2\n%3 in pool\n%4 host only")
+        .arg(layer)
+        .arg(block)
+        .arg(m_activity.tierCount(layer, ExpertTier::Pool))
+        .arg(m_activity.tierCount(layer, ExpertTier::Host));
+}
+
 void ExpertStrips::paintEvent(QPaintEvent*) {
     QPainter painter(this);
     const SemanticColors colors = semanticColors(palette());
     painter.fillRect(rect(), palette().color(QPalette::Base));
     const auto& layers = m_activity.layers();
-    const bool residencyKnown = m_activity.batches() > 0;
+    QFont small = font();
+    small.setPointSizeF(std::max(6.0, font().pointSizeF() * 0.7));
     for (int l = 0; l < static_cast<int>(layers.size()); ++l) {
         const ExpertActivity::Layer& layer = layers[static_cast<size_t>(l)];
         painter.setPen(colors.text);
-        const QString label = residencyKnown ? tr("L%1 · block %2\n%3/%4 resident")
-                                                   .arg(l)
-                                                   .arg(layer.block)
-                                                   .arg(m_activity.residentCount(l))
-                                                   .arg(m_activity.experts())
-                                             : tr("L%1 · block %2").arg(l).arg(layer.block);
-        painter.drawText(m_layout.labelRect(l), Qt::AlignLeft | Qt::AlignVCenter, label);
+        painter.drawText(m_layout.labelRect(l), Qt::AlignLeft | Qt::AlignVCenter, layerLabel(l));
         for (int e = 0; e < m_activity.experts(); ++e) {
             const QRectF cell = m_layout.cellRect(l, e);
-            const bool resident = layer.resident[static_cast<size_t>(e)];
-            QColor fill = usageColor(m_activity.usageShare(l, e), palette());
-            if (!resident) fill.setAlphaF(0.45f); // host-only experts recede
-            painter.fillRect(cell, fill);
-            if (resident) {
-                painter.setPen(QPen(colors.resident, cell.width() >= 12 ? 2.0 : 1.0));
-                painter.setBrush(Qt::NoBrush);
-                painter.drawRect(cell.adjusted(0.5, 0.5, -0.5, -0.5));
-            }
-            painter.setPen(Qt::NoPen);
-            if (layer.copiedIn[static_cast<size_t>(e)])
-                painter.fillPath(cornerMark(cell, true), colors.copiedIn);
-            if (layer.evicted[static_cast<size_t>(e)])
-                painter.fillPath(cornerMark(cell, false), colors.evicted);
+            const auto i = static_cast<size_t>(e);
+            paintExpertCell(painter, cell,
+                            {usageColor(m_activity.usageShare(l, e), palette()), m_activity.tier(l, e),
+                             layer.copiedIn[i], layer.evicted[i]},
+                            colors);
             if (cell.width() >= 22) {
                 painter.setPen(colors.text);
-                QFont small = font();
-                small.setPointSizeF(std::max(6.0, font().pointSizeF() * 0.7));
                 painter.setFont(small);
                 painter.drawText(cell, Qt::AlignCenter, QString::number(e));
                 painter.setFont(font());
@@ -120,16 +165,80 @@ bool ExpertStrips::event(QEvent* event) {
     return QWidget::event(event);
 }
 
+ExpertLegend::ExpertLegend(QWidget* parent) : QWidget(parent) {
+    const QColor used = usageColor(kSwatchUsage, palette());
+    const std::array<ExpertCellLook, 5> looks{{{used, ExpertTier::Pool, false, false},
+                                               {used, ExpertTier::Host, false, false},
+                                               {used, ExpertTier::Disk, false, false},
+                                               {used, ExpertTier::Pool, true, false},
+                                               {used, ExpertTier::Host, false, true}}};
+    // The tiers on one line, the last batch's marks on the next, then what the fill means.
+    auto* lines = new QVBoxLayout(this);
+    lines->setContentsMargins(0, 0, 0, 0);
+    std::array<QHBoxLayout*, 2> rows{new QHBoxLayout, new QHBoxLayout};
+    rows[0]->addWidget(new QLabel(tr("After the last batch:"), this));
+    rows[1]->addWidget(new QLabel(tr("The last batch:"), this));
+    for (size_t i = 0; i < looks.size(); ++i) {
+        Entry entry{new QLabel(this), new QLabel(this), looks[i]};
+        QHBoxLayout* row = rows[i < 3 ? 0 : 1];
+        row->addSpacing(8);
+        row->addWidget(entry.swatch);
+        row->addWidget(entry.text);
+        m_entries.push_back(entry);
+    }
+    for (QHBoxLayout* row : rows) {
+        row->addStretch(1);
+        lines->addLayout(row);
+    }
+    auto* fill = new QLabel(tr("Fill: how often the expert was used (stronger is more). Hover an expert "
+                               "for its tier and numbers."),
+                            this);
+    fill->setForegroundRole(QPalette::PlaceholderText);
+    fill->setWordWrap(true);
+    lines->addWidget(fill);
+    m_entries[3].text->setText(tr("copied in"));
+    m_entries[4].text->setText(tr("evicted"));
+    setTierNames({}, {});
+    paintSwatches();
+}
+
+void ExpertLegend::setTierNames(const QString& pool, const QString& host) {
+    m_entries[0].text->setText(pool.isEmpty() ? tr("device pool") : tr("device pool: %1").arg(pool));
+    m_entries[1].text->setText(host.isEmpty() ? tr("host cache only") : tr("host cache only: %1").arg(host));
+    m_entries[2].text->setText(tr("on disk only"));
+}
+
+QStringList ExpertLegend::entries() const {
+    QStringList texts;
+    for (const Entry& entry : m_entries) texts << entry.text->text();
+    return texts;
+}
+
+void ExpertLegend::paintSwatches() {
+    const SemanticColors colors = semanticColors(palette());
+    const int side = std::max(12, fontMetrics().height());
+    const qreal ratio = devicePixelRatioF();
+    for (Entry& entry : m_entries) {
+        QPixmap pixmap(QSize(side, side) * ratio);
+        pixmap.setDevicePixelRatio(ratio);
+        pixmap.fill(palette().color(QPalette::Base));
+        QPainter painter(&pixmap);
+        entry.look.fill = usageColor(kSwatchUsage, palette());
+        paintExpertCell(painter, QRectF(0, 0, side, side), entry.look, colors);
+        painter.end();
+        entry.swatch->setPixmap(pixmap);
+    }
+}
+
+void ExpertLegend::changeEvent(QEvent* event) {
+    if (event->type() == QEvent::PaletteChange) paintSwatches();
+    QWidget::changeEvent(event);
+}
+
 ExpertsView::ExpertsView(QWidget* parent) : QWidget(parent) {
     m_summary = new QLabel(tr("No batch yet."), this);
     m_summary->setWordWrap(true);
-    auto* legend = new QLabel(
-        tr("Fill: how often the expert was used (darker/brighter is more). Green frame: resident in the "
-           "expert pool; faded: only in host memory. Blue corner: copied in by the last batch; red "
-           "corner: evicted by it. Hover an expert for its numbers."),
-        this);
-    legend->setWordWrap(true);
-    legend->setForegroundRole(QPalette::PlaceholderText);
+    m_legend = new ExpertLegend(this);
     m_strips = new ExpertStrips(m_activity, this);
     m_scroll = new QScrollArea(this);
     m_scroll->setWidget(m_strips);
@@ -138,8 +247,10 @@ ExpertsView::ExpertsView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_summary);
     layout->addWidget(m_scroll, 1);
-    layout->addWidget(legend);
+    layout->addWidget(m_legend);
 }
+
+QString ExpertsView::summary() const { return m_summary->text(); }
 
 void ExpertsView::reset(const ModelInfo& info) {
     m_activity.reset(info.moeBlocks, static_cast<int>(info.config.num_experts));
@@ -158,26 +269,31 @@ void ExpertsView::refresh() {
     if (!m_dirty) return;
     m_dirty = false;
     updateSummary();
+    m_legend->setTierNames(m_activity.poolName(), m_activity.hostName());
     m_strips->refresh();
 }
 
 void ExpertsView::updateSummary() {
-    int resident = 0;
+    std::array<int, 3> inTier{};
     int copied = 0;
     int evicted = 0;
     for (int l = 0; l < static_cast<int>(m_activity.layers().size()); ++l) {
         const auto& layer = m_activity.layers()[static_cast<size_t>(l)];
-        resident += m_activity.residentCount(l);
+        for (const ExpertTier tier : {ExpertTier::Pool, ExpertTier::Host, ExpertTier::Disk})
+            inTier[static_cast<size_t>(tier)] += m_activity.tierCount(l, tier);
         copied += static_cast<int>(std::count(layer.copiedIn.begin(), layer.copiedIn.end(), true));
         evicted += static_cast<int>(std::count(layer.evicted.begin(), layer.evicted.end(), true));
     }
     const int total = m_activity.experts() * static_cast<int>(m_activity.layers().size());
-    const QString where = m_activity.isCuda() ? tr("on the GPU") : tr("in the RAM pool (CPU)");
-    m_summary->setText(tr("%1 of %2 experts resident %3 after %4 batches; the last one copied in %5 and "
-                          "evicted %6.")
-                           .arg(resident)
+    // The tiers by the names the engine gives them, so that a CPU run never reads as GPU memory.
+    m_summary->setText(tr("%1: %2 of %3 experts · %4 only: %5 · disk only: %6 · after %7 batches; the last "
+                          "one copied in %8 and evicted %9.")
+                           .arg(m_activity.poolName())
+                           .arg(inTier[0])
                            .arg(total)
-                           .arg(where)
+                           .arg(m_activity.hostName())
+                           .arg(inTier[1])
+                           .arg(inTier[2])
                            .arg(m_activity.batches())
                            .arg(copied)
                            .arg(evicted));

@@ -32,6 +32,13 @@ void applyAxisPalette(QCPAxis* axis, const QPalette& palette) {
     axis->grid()->setZeroLinePen(Qt::NoPen);
 }
 
+void applyLegendPalette(QCPLegend* legend, const QPalette& palette) {
+    const SemanticColors c = semanticColors(palette);
+    legend->setBrush(palette.color(QPalette::Base));
+    legend->setBorderPen(QPen(c.grid));
+    legend->setTextColor(c.text);
+}
+
 void applyPlotPalette(QCustomPlot* plot, const QPalette& palette) {
     const SemanticColors c = semanticColors(palette);
     plot->setBackground(palette.color(QPalette::Base));
@@ -39,11 +46,7 @@ void applyPlotPalette(QCustomPlot* plot, const QPalette& palette) {
         rect->setBackground(palette.color(QPalette::Base));
         for (QCPAxis* axis : rect->axes()) applyAxisPalette(axis, palette);
     }
-    if (plot->legend) {
-        plot->legend->setBrush(palette.color(QPalette::Base));
-        plot->legend->setBorderPen(QPen(c.grid));
-        plot->legend->setTextColor(c.text);
-    }
+    if (plot->legend) applyLegendPalette(plot->legend, palette);
     for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
         if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i)))
             title->setTextColor(c.text);

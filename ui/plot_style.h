@@ -9,6 +9,7 @@
 class QCustomPlot;
 class QCPAxis;
 class QCPAxisRect;
+class QCPLegend;
 class QCPColorGradient;
 class QCPRange;
 class QWidget;
@@ -20,6 +21,8 @@ QCustomPlot* createLivePlot(QWidget* parent);
 /// Colours the plot's background, axes, grids and legend from the palette.
 void applyPlotPalette(QCustomPlot* plot, const QPalette& palette);
 void applyAxisPalette(QCPAxis* axis, const QPalette& palette);
+/// For legends other than the plot's own (views with one legend per axis rect).
+void applyLegendPalette(QCPLegend* legend, const QPalette& palette);
 /// A gradient with one flat band per expert id, for colour maps whose data range is expertDataRange.
 QCPColorGradient expertGradient(int experts);
 QCPRange expertDataRange(int experts);

@@ -11,6 +11,30 @@ double batchEndSeconds(const BatchTrace& trace) {
     return trace.startedSeconds + busyMs / 1000.0;
 }
 
+namespace {
+
+double bytes(uint64_t value) { return static_cast<double>(value); }
+
+void setTierFigures(MemoryPoint& p, const BatchTrace& trace) {
+    const MemoryTrace& m = trace.memory;
+    p.hostResidentBytes = bytes(m.hostResidentBytes);
+    p.hostBudgetBytes = bytes(m.hostBudgetBytes);
+    p.allExpertStoredBytes = bytes(m.allExpertStoredBytes);
+    p.processResidentBytes = bytes(m.processResidentBytes);
+    p.diskBytesRead = bytes(trace.diskBytesRead);
+    p.diskReadExposedMs = trace.timing.diskReadExposedMs;
+    p.diskReadHiddenMs = trace.timing.diskReadHiddenMs;
+}
+
+template <typename Value>
+double maxOver(const std::deque<MemoryPoint>& points, Value value) {
+    double top = 0.0;
+    for (const MemoryPoint& p : points) top = std::max(top, value(p));
+    return top;
+}
+
+} // namespace
+
 const MemoryPoint& MemorySeries::add(const BatchTrace& trace) {
     const MemoryTrace& m = trace.memory;
     MemoryPoint p;
@@ -23,8 +47,14 @@ const MemoryPoint& MemorySeries::add(const BatchTrace& trace) {
     p.otherBytes = std::max(0.0, static_cast<double>(m.allocatedBytes) - accounted);
     p.budgetBytes = static_cast<double>(m.budgetBytes);
     p.allExpertBytes = static_cast<double>(m.allExpertBytes);
+    setTierFigures(p, trace);
     m_tier = qs(m.tier);
+    m_hostTier = qs(m.hostTier);
+    m_io = qs(m.io);
     m_isCuda = m.isCuda;
+    m_disk.bytesRead += p.diskBytesRead;
+    m_disk.exposedMs += p.diskReadExposedMs;
+    m_disk.hiddenMs += p.diskReadHiddenMs;
     m_points.push_back(p);
     ++m_added;
     while (m_points.size() > m_capacity) m_points.pop_front();
@@ -33,14 +63,28 @@ const MemoryPoint& MemorySeries::add(const BatchTrace& trace) {
 
 void MemorySeries::clear() {
     m_points.clear();
+    m_disk = {};
     m_added = 0;
 }
 
 double MemorySeries::maxBytes() const {
-    double top = 0.0;
-    for (const MemoryPoint& p : m_points)
-        top = std::max({top, p.otherTop(), p.budgetLine(), p.allResidentLine()});
-    return top;
+    return maxOver(m_points, [](const MemoryPoint& p) {
+        return std::max({p.otherTop(), p.budgetLine(), p.allResidentLine()});
+    });
+}
+
+double MemorySeries::maxHostBytes() const {
+    return maxOver(m_points, [](const MemoryPoint& p) {
+        return std::max({p.hostResidentBytes, p.hostBudgetBytes, p.allExpertStoredBytes});
+    });
+}
+
+double MemorySeries::maxDiskBytesRead() const {
+    return maxOver(m_points, [](const MemoryPoint& p) { return p.diskBytesRead; });
+}
+
+double MemorySeries::maxDiskReadMs() const {
+    return maxOver(m_points, [](const MemoryPoint& p) { return p.diskReadMs(); });
 }
 
 const ThroughputPoint& ThroughputSeries::add(const BatchTrace& trace) {

@@ -14,18 +14,38 @@ namespace sida::ui {
 /// When a batch finished, in seconds since its pipeline started (batches end in order).
 double batchEndSeconds(const BatchTrace& trace);
 
+/// One batch's figures for the three tiers: the device pool, the host cache and the disk.
 struct MemoryPoint {
     double seconds = 0.0;
+    // The device pool (GPU memory, or the RAM pool on a CPU).
     double nonExpertBytes = 0.0;      ///< weights other than experts
     double residentExpertBytes = 0.0; ///< experts in the pool
     double otherBytes = 0.0;          ///< the rest of the allocator's use (activations, caches); 0 on CPU
     double budgetBytes = 0.0;         ///< the expert pool's capacity
     double allExpertBytes = 0.0;      ///< what keeping every expert resident would take
+    // The host cache of experts' stored bytes.
+    double hostResidentBytes = 0.0;
+    double hostBudgetBytes = 0.0;
+    double allExpertStoredBytes = 0.0; ///< every expert in the host cache
+    // The disk, during this batch's turn.
+    double diskBytesRead = 0.0;
+    double diskReadExposedMs = 0.0;    ///< the inference thread waited for the disk
+    double diskReadHiddenMs = 0.0;     ///< reads that overlapped compute
+    double processResidentBytes = 0.0; ///< the whole process's resident set (VmRSS)
     /// The stacked totals the plot draws.
     double expertsTop() const { return nonExpertBytes + residentExpertBytes; }
     double otherTop() const { return expertsTop() + otherBytes; }
     double budgetLine() const { return nonExpertBytes + budgetBytes; }
     double allResidentLine() const { return nonExpertBytes + allExpertBytes; }
+    double diskReadMs() const { return diskReadExposedMs + diskReadHiddenMs; }
+};
+
+/// Disk reads summed over every batch since the series started, including those that fell out of the
+/// window.
+struct DiskTotals {
+    double bytesRead = 0.0;
+    double exposedMs = 0.0;
+    double hiddenMs = 0.0;
 };
 
 class MemorySeries {
@@ -37,9 +57,18 @@ public:
     const std::deque<MemoryPoint>& points() const { return m_points; }
     /// "GPU memory (cuda:0)" or "RAM pool (CPU)", from the engine: what the figures measure.
     QString tier() const { return m_tier; }
+    /// "host RAM cache" or "pinned host RAM".
+    QString hostTier() const { return m_hostTier; }
+    /// How experts are read from disk ("pread, O_DIRECT").
+    QString io() const { return m_io; }
     bool isCuda() const { return m_isCuda; }
-    /// The largest value any drawn line reaches, for the axis range.
+    const DiskTotals& diskTotals() const { return m_disk; }
+    /// The largest value any drawn line reaches, for the axis ranges: the device pool's lines...
     double maxBytes() const;
+    /// ... the host cache's, bytes read per batch and read time per batch.
+    double maxHostBytes() const;
+    double maxDiskBytesRead() const;
+    double maxDiskReadMs() const;
     /// Points added since the start, including those that fell out of the window.
     uint64_t added() const { return m_added; }
 
@@ -47,7 +76,10 @@ private:
     size_t m_capacity;
     std::deque<MemoryPoint> m_points;
     QString m_tier;
+    QString m_hostTier;
+    QString m_io;
     bool m_isCuda = false;
+    DiskTotals m_disk;
     uint64_t m_added = 0;
 };
 

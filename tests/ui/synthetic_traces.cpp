@@ -21,6 +21,9 @@ ui::TracePtr makeTrace(const TraceShape& shape) {
     trace->timing.totalMs = shape.totalMs;
     trace->hashQueueDepth = 2;
     trace->bytesCopied = 4096;
+    trace->diskBytesRead = shape.diskBytesRead;
+    trace->timing.diskReadExposedMs = shape.diskReadExposedMs;
+    trace->timing.diskReadHiddenMs = shape.diskReadHiddenMs;
     int64_t first = 0;
     for (size_t s = 0; s < shape.lengths.size(); ++s) {
         SequenceTrace seq;
@@ -64,6 +67,8 @@ ui::TracePtr makeTrace(const TraceShape& shape) {
             }
         }
         for (int e = 0; e < shape.experts / 2; ++e) layer.resident.push_back(e);
+        layer.hostCached.push_back(0);
+        for (int e = shape.experts / 2; e < shape.experts * 3 / 4; ++e) layer.hostCached.push_back(e);
         layer.copiedIn = {0};
         layer.evicted = {shape.experts - 1};
         trace->layers.push_back(std::move(layer));
@@ -76,6 +81,15 @@ ui::TracePtr makeTrace(const TraceShape& shape) {
     m.budgetBytes = static_cast<uint64_t>(shape.layers * shape.experts * 3 / 4) * 1024;
     m.allExpertBytes = static_cast<uint64_t>(shape.layers * shape.experts) * 1024;
     m.allocatedBytes = shape.cuda ? m.nonExpertBytes + m.residentExpertBytes + (1u << 19) : 0;
+    // The host cache holds stored bytes (2048 per expert, as for a bf16 checkpoint served in float32),
+    // a quarter of the experts plus expert 0 of each layer, against a budget of half of them.
+    m.hostTier = shape.cuda ? "pinned host RAM" : "host RAM cache";
+    m.io = "pread, O_DIRECT";
+    const auto experts = static_cast<uint64_t>(shape.layers * shape.experts);
+    m.hostResidentBytes = static_cast<uint64_t>(shape.layers * (shape.experts / 4 + 1)) * 2048;
+    m.hostBudgetBytes = experts / 2 * 2048;
+    m.allExpertStoredBytes = experts * 2048;
+    m.processResidentBytes = 300u << 20;
     return trace;
 }
 

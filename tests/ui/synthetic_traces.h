@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Batch traces built in memory, shaped like the pipeline's, so that item models, view data and views
-// are tested without running a model. Every third token of each layer is a miss.
+// are tested without running a model. Every third token of each layer is a miss. Of each layer's
+// experts the first half is in the device pool, the third quarter in the host cache only and the
+// last quarter on disk only; expert 0 is in the host cache as well as the pool.
 #pragma once
 
 #include "engine_types.h"
@@ -22,6 +24,9 @@ struct TraceShape {
     uint64_t firstRequestId = 1;
     double startedSeconds = 0.0;
     double totalMs = 10.0;
+    uint64_t diskBytesRead = 3u << 20;
+    double diskReadExposedMs = 1.5;
+    double diskReadHiddenMs = 4.0;
 };
 
 ui::TracePtr makeTrace(const TraceShape& shape);

@@ -134,8 +134,60 @@ private Q_SLOTS:
         QVERIFY(layer.evicted[7]);
         QVERIFY(!layer.evicted[0]);
         QCOMPARE(activity.usageShare(0, 0), 1.0);
-        QVERIFY(activity.describe(0, 0).contains(u"resident in the RAM pool"_s));
+        QVERIFY(activity.describe(0, 0).contains(u"In the device pool (RAM pool (CPU))"_s));
         QVERIFY(activity.describe(0, 7).contains(u"Evicted"_s));
+    }
+
+    void expertActivityPlacesEachExpertInItsTier() {
+        ExpertActivity activity;
+        activity.reset({1, 3}, 8);
+        // Before any batch no expert has been read.
+        QCOMPARE(activity.tier(0, 0), ExpertTier::Disk);
+        test::TraceShape shape;
+        const TracePtr trace = test::makeTrace(shape);
+        activity.add(*trace);
+        QCOMPARE(activity.poolName(), u"RAM pool (CPU)"_s);
+        QCOMPARE(activity.hostName(), u"host RAM cache"_s);
+        // Pool: 0-3 (0 also cached); host cache only: 4, 5; disk only: 6, 7.
+        QCOMPARE(activity.tier(0, 0), ExpertTier::Pool);
+        QCOMPARE(activity.tier(1, 3), ExpertTier::Pool);
+        QCOMPARE(activity.tier(0, 4), ExpertTier::Host);
+        QCOMPARE(activity.tier(1, 5), ExpertTier::Host);
+        QCOMPARE(activity.tier(0, 6), ExpertTier::Disk);
+        QCOMPARE(activity.tier(1, 7), ExpertTier::Disk);
+        QCOMPARE(activity.tierCount(0, ExpertTier::Pool), 4);
+        QCOMPARE(activity.tierCount(0, ExpertTier::Host), 2);
+        QCOMPARE(activity.tierCount(0, ExpertTier::Disk), 2);
+        QCOMPARE(activity.describe(0, 0).count(u"RAM pool (CPU)"_s), 1);
+        QVERIFY2(activity.describe(0, 0).contains(u"also in the host cache"_s),
+                 qPrintable(activity.describe(0, 0)));
+        QVERIFY(!activity.describe(0, 1).contains(u"host cache"_s));
+        QVERIFY2(activity.describe(0, 4).contains(u"host cache (host RAM cache) only"_s),
+                 qPrintable(activity.describe(0, 4)));
+        QVERIFY(activity.describe(0, 6).contains(u"On disk only"_s));
+        for (int e = 0; e < 8; ++e) QVERIFY(!activity.describe(0, e).contains(u"GPU"_s));
+
+        // The next batch moves experts between tiers: the pool is emptied, expert 7 is cached.
+        BatchTrace next = *trace;
+        for (LayerTrace& layer : next.layers) {
+            layer.resident.clear();
+            layer.hostCached = {7};
+        }
+        activity.add(next);
+        QCOMPARE(activity.tier(0, 0), ExpertTier::Disk);
+        QCOMPARE(activity.tier(0, 4), ExpertTier::Disk);
+        QCOMPARE(activity.tier(0, 7), ExpertTier::Host);
+        QCOMPARE(activity.tierCount(1, ExpertTier::Disk), 7);
+    }
+
+    void expertActivityNamesTheGpuTiersOnCuda() {
+        ExpertActivity activity;
+        test::TraceShape shape;
+        shape.cuda = true;
+        activity.add(*test::makeTrace(shape));
+        QCOMPARE(activity.poolName(), u"GPU memory (cuda:0)"_s);
+        QVERIFY(activity.describe(0, 1).contains(u"GPU memory (cuda:0)"_s));
+        QVERIFY(activity.describe(0, 5).contains(u"pinned host RAM"_s));
     }
 
     void expertActivityAdaptsToAnotherModel() {
@@ -166,6 +218,46 @@ private Q_SLOTS:
         QCOMPARE(p.expertsTop(), double((1 << 20) + 8 * 1024));
         QCOMPARE(p.allResidentLine(), double((1 << 20) + 16 * 1024));
         QCOMPARE(series.maxBytes(), p.allResidentLine());
+    }
+
+    void memorySeriesCarriesTheHostCacheAndTheDisk() {
+        MemorySeries series(2);
+        test::TraceShape shape; // 2 layers x 8 experts
+        for (int i = 0; i < 3; ++i) {
+            shape.startedSeconds = i;
+            shape.diskBytesRead = (i + 1) * 1000u;
+            shape.diskReadExposedMs = 10.0 * (i + 1);
+            shape.diskReadHiddenMs = 100.0;
+            series.add(*test::makeTrace(shape));
+        }
+        QCOMPARE(series.hostTier(), u"host RAM cache"_s);
+        QCOMPARE(series.io(), u"pread, O_DIRECT"_s);
+        const MemoryPoint& p = series.points().back();
+        QCOMPARE(p.hostResidentBytes, double(2 * (2 + 1) * 2048)); // a quarter of 8, plus expert 0
+        QCOMPARE(p.hostBudgetBytes, double(8 * 2048));
+        QCOMPARE(p.allExpertStoredBytes, double(16 * 2048));
+        QCOMPARE(p.processResidentBytes, double(300 << 20));
+        QCOMPARE(p.diskBytesRead, 3000.0);
+        QCOMPARE(p.diskReadExposedMs, 30.0);
+        QCOMPARE(p.diskReadMs(), 130.0);
+        QCOMPARE(series.maxHostBytes(), double(16 * 2048));
+        // The window holds the last two batches; the totals count every batch.
+        QCOMPARE(series.maxDiskBytesRead(), 3000.0);
+        QCOMPARE(series.maxDiskReadMs(), 130.0);
+        QCOMPARE(series.diskTotals().bytesRead, 6000.0);
+        QCOMPARE(series.diskTotals().exposedMs, 60.0);
+        QCOMPARE(series.diskTotals().hiddenMs, 300.0);
+        series.clear();
+        QCOMPARE(series.diskTotals().bytesRead, 0.0);
+        QCOMPARE(series.maxDiskBytesRead(), 0.0);
+    }
+
+    void memorySeriesOnCudaNamesThePinnedHostCache() {
+        MemorySeries series;
+        test::TraceShape shape;
+        shape.cuda = true;
+        series.add(*test::makeTrace(shape));
+        QCOMPARE(series.hostTier(), u"pinned host RAM"_s);
     }
 
     void memorySeriesOnCudaSplitsTheAllocator() {

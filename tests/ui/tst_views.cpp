@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The views as widgets, offscreen, fed with synthetic batch traces: the hash-table heatmap follows
-// the newest batch or a pinned sentence, the expert strips paint 256 experts, the memory view names
-// the RAM pool on a CPU, the plots gain points, the predictor view lists misses and opens them, and
+// the newest batch or a pinned sentence, the expert strips paint 256 experts and mark each expert's
+// tier, the memory view draws the device pool, host cache and disk and names the RAM pool on a CPU,
+// the plots gain points, the predictor view lists misses and opens them, and
 // the main window offers every view without a model.
 #include "engine_controller.h"
+#include "expert_palette.h"
 #include "experts_view.h"
 #include "hash_table_view.h"
 #include "main_window.h"
@@ -93,6 +95,42 @@ private Q_SLOTS:
         QVERIFY(!view.grab().isNull());
     }
 
+    void expertStripsShowEachTier() {
+        ExpertsView view;
+        view.resize(1000, 700);
+        view.reset(modelWith(6, 128));
+        test::TraceShape shape;
+        shape.layers = 6;
+        shape.experts = 128;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QVERIFY2(view.summary().startsWith(
+                     u"RAM pool (CPU): 384 of 768 experts · host RAM cache only: 192 · disk only: 192"_s),
+                 qPrintable(view.summary()));
+        const QStringList legend = view.legend().entries();
+        QCOMPARE(legend.size(), 5);
+        QCOMPARE(legend[0], u"device pool: RAM pool (CPU)"_s);
+        QCOMPARE(legend[1], u"host cache only: host RAM cache"_s);
+        QCOMPARE(legend[2], u"on disk only"_s);
+
+        // The host cache's bar runs along the bottom of a host-only cell, and only there.
+        auto* strips = view.findChild<ExpertStrips*>();
+        QVERIFY(strips);
+        strips->resize(980, strips->minimumHeight());
+        strips->refresh();
+        const QImage image = strips->grab().toImage();
+        const QColor host = semanticColors(strips->palette()).host;
+        auto bottomCentre = [&](int expert) {
+            const QRectF cell = strips->layout().cellRect(5, expert);
+            return image.pixelColor(QPointF(cell.center().x(), cell.bottom() - 1).toPoint());
+        };
+        QCOMPARE(bottomCentre(64), host);   // host cache only
+        QCOMPARE(bottomCentre(95), host);   // host cache only
+        QVERIFY(bottomCentre(1) != host);   // in the pool
+        QVERIFY(bottomCentre(0) != host);   // in the pool and the host cache: the pool wins
+        QVERIFY(bottomCentre(127) != host); // on disk only
+    }
+
     void memoryViewSaysRamPoolOnCpu() {
         MemoryView view;
         test::TraceShape shape;
@@ -109,6 +147,41 @@ private Q_SLOTS:
         QCOMPARE(view.pointCount(), 3);
         view.clear();
         QCOMPARE(view.pointCount(), 0);
+    }
+
+    void memoryViewDrawsTheThreeTiers() {
+        MemoryView view;
+        view.resize(1000, 800);
+        test::TraceShape shape; // 2 layers x 8 experts
+        shape.diskBytesRead = 100u << 10;
+        shape.diskReadExposedMs = 150.0;
+        shape.diskReadHiddenMs = 400.0;
+        view.addTraces({test::makeTrace(shape)});
+        // A larger read changes the disk plot's unit (KiB to MiB): what is drawn still matches.
+        shape.startedSeconds = 1;
+        shape.diskBytesRead = 3u << 20;
+        view.addTraces({test::makeTrace(shape)});
+        view.refresh();
+        QCOMPARE(view.pointCount(), 2);
+        const auto drawn = view.latestDrawn();
+        QCOMPARE(drawn[0], double(8 * 1024));           // experts in the pool
+        QCOMPARE(drawn[1], double(2 * (2 + 1) * 2048)); // the host cache
+        QCOMPARE(drawn[2], double(3 << 20));            // read from disk by the batch
+        QCOMPARE(drawn[3], 150.0);                      // read time waited for
+
+        const QStringList titles = view.plotTitles();
+        QCOMPARE(titles.size(), 4);
+        QVERIFY2(titles[0].contains(u"RAM pool (CPU)"_s), qPrintable(titles[0]));
+        QVERIFY2(titles[1].contains(u"host RAM cache"_s), qPrintable(titles[1]));
+        QVERIFY2(titles[2].contains(u"pread, O_DIRECT"_s), qPrintable(titles[2]));
+        const QString title = view.title();
+        QVERIFY2(title.contains(u"RAM pool (CPU): 8.00 KiB / 12.0 KiB of experts"_s), qPrintable(title));
+        QVERIFY2(title.contains(u"host RAM cache: 12.0 KiB / 16.0 KiB"_s), qPrintable(title));
+        QVERIFY2(title.contains(u"disk: 3.10 MiB read (0.30 s waited, 0.80 s hidden)"_s), qPrintable(title));
+        QVERIFY2(title.contains(u"process 300.0 MiB"_s), qPrintable(title));
+        for (const QString& text : titles + QStringList{title})
+            QVERIFY2(!text.contains(u"GPU"_s), qPrintable(text));
+        QVERIFY(!view.grab().isNull());
     }
 
     void memoryViewSaysGpuOnCuda() {

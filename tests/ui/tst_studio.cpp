@@ -135,6 +135,9 @@ private Q_SLOTS:
         QSignalSpy failed(controller(), &EngineController::loadFailed);
         for (const QJsonValue& value : models) {
             const QString folder = value[u"folder"_s].toString(), expected = value[u"error"_s].toString();
+            // A fault in an expert's bytes is found when the expert is first read, not when the
+            // folder opens (tst_bad_models and tst_badinput cover it).
+            if (!value[u"info_refuses"_s].toBool(true)) continue;
             failed.clear();
             m_window->openModel(corpus.filePath(folder));
             QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, kTimeoutMs);

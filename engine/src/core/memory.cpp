@@ -134,7 +134,7 @@ std::string budgetText(const Budget& budget) {
 }
 
 std::string automaticBudgetRule() {
-    return "auto: from the memory available when serving starts: a third of the RAM available (MemAvailable, "
+    return "auto: from the memory available when serving starts: a quarter of the RAM available (MemAvailable, "
            "lowered to a memory cgroup's headroom) for the expert caches, and with CUDA 80% of the GPU's "
            "free "
            "memory for the device pool. The pool takes every expert when they fit in half of its share, else "

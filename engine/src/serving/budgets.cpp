@@ -14,7 +14,7 @@ namespace {
 constexpr double kGiB = 1073741824.0;
 // The share of the available RAM automatic budgets give the expert caches: the rest stays free for
 // activations, the page cache, the app and whatever else the workstation runs.
-constexpr double kRamShare = 1.0 / 3.0;
+constexpr double kRamShare = 0.25;
 // The share of a GPU's free memory: the device is the engine's, but activations need room.
 constexpr double kDeviceShare = 0.8;
 // A pool holding every expert needs the host cache only to stage reads.

@@ -43,6 +43,9 @@ struct PredictorTrainOptions {
     uint64_t seed = 42;
     int threads = 0;
     std::string device = "auto";
+    /// The model's compute dtype while its routers teach (float32 or bfloat16): bfloat16 halves
+    /// the experts' memory for a large model; the predictor itself trains in float32.
+    std::string dtype = "float32";
     std::string command; ///< recorded in predictor.json
 };
 

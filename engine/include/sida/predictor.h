@@ -29,8 +29,9 @@ struct PredictorArchitecture {
 struct PredictorTrainOptions {
     std::filesystem::path modelDir;
     std::filesystem::path trainData;
-    std::filesystem::path devData;   ///< early stopping on its top-1 hit rate
-    std::filesystem::path collected; ///< activations from `sida collect` instead of trainData
+    std::filesystem::path devData;      ///< early stopping on its top-1 hit rate
+    std::filesystem::path collected;    ///< activations from `sida collect` instead of trainData
+    std::filesystem::path devCollected; ///< activations from `sida collect` instead of devData
     DatasetOptions dataOptions;
     PredictorArchitecture architecture;
     int epochs = 20;

@@ -95,7 +95,9 @@ struct SyntheticPredictorOptions {
     int epochs = 20;
     int threads = 0;
     std::string device = "cpu";
-    std::string dtype = "bfloat16"; ///< compute dtype of the routers' pass
+    /// The routers' pass: float32 is several times faster than bfloat16 on a CPU without native
+    /// bf16 arithmetic; the pool holds two MoE layers' experts either way.
+    std::string dtype = "float32";
 };
 
 struct SyntheticPredictorResult {

@@ -23,6 +23,8 @@ void validate(const PredictorTrainOptions& o) {
     };
     require(!o.trainData.empty() || !o.collected.empty(),
             "training data: give a data file or collected activations");
+    require(o.devData.empty() || o.devCollected.empty(),
+            "dev data: give a data file or collected activations, not both");
     require(o.epochs >= 1, "epochs must be at least 1");
     require(o.batchSize >= 1, "batch size must be at least 1");
     require(o.learningRate > 0, "learning rate must be positive");
@@ -133,7 +135,8 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
                   options.topT, 64, progress, cancel)
             : detail::readCollected(options.collected, m, fingerprint);
     const detail::TeacherData dev =
-        options.devData.empty()
+        !options.devCollected.empty() ? detail::readCollected(options.devCollected, m, fingerprint)
+        : options.devData.empty()
             ? detail::TeacherData{}
             : detail::collectTeacher(
                   m, tokenize(m, readDataset(options.devData, options.dataOptions), options.maxLength), 1, 64,

@@ -11,6 +11,7 @@
 #include "model/switch_weights.h"
 #include "predictor/collected.h"
 #include "predictor/distillation.h"
+#include "serving/expert_store.h"
 
 #include "sida/errors.h"
 #include "sida/predictor.h"
@@ -529,9 +530,10 @@ RoutingPurity routingFromJson(const nlohmann::json& j) {
     return r;
 }
 
-// Splits the first sentences of `path` into the routes' training sentences and the held-out
-// ones, written as a one-text-per-line file for trainPredictor's early stopping.
-Dataset splitSentences(const SyntheticPredictorOptions& p, const std::filesystem::path& devFile) {
+// The first sentences of the training file, split into those whose routes teach the predictor
+// and the held-out ones that pick its best epoch. Each part is sorted by length, so that the
+// routers' batches carry little padding.
+std::pair<Dataset, Dataset> splitSentences(const SyntheticPredictorOptions& p) {
     DatasetOptions read;
     read.requireLabels = false;
     read.limit = p.sentences + p.devSentences;
@@ -540,17 +542,43 @@ Dataset splitSentences(const SyntheticPredictorOptions& p, const std::filesystem
         throw Error("'" + p.trainData.string() + "' has " + std::to_string(train.examples.size()) +
                     " usable sentences; the synthetic predictor needs " +
                     std::to_string(p.sentences + p.devSentences));
-    std::ofstream dev(devFile);
-    for (size_t i = static_cast<size_t>(p.sentences); i < train.examples.size(); ++i) {
-        const Example& e = train.examples[i];
-        if (e.text.find_first_of("\t\r\n") != std::string::npos)
-            throw Error("'" + p.trainData.string() + "' line " + std::to_string(e.line) +
-                        ": a sentence with a tab or line break cannot be held out");
-        dev << e.text << (e.pair ? "\t" + *e.pair : "") << "\n";
-    }
-    if (!dev) throw Error("cannot write '" + devFile.string() + "'");
+    Dataset dev = train;
+    dev.examples.erase(dev.examples.begin(), dev.examples.begin() + p.sentences);
     train.examples.resize(static_cast<size_t>(p.sentences));
-    return train;
+    for (Dataset* d : {&train, &dev})
+        std::stable_sort(d->examples.begin(), d->examples.end(),
+                         [](const Example& x, const Example& y) { return x.text.size() < y.text.size(); });
+    return {std::move(train), std::move(dev)};
+}
+
+// Runs the routers over both parts into `routes`/train and `routes`/dev, in the options' dtype,
+// with the expert pool bounded to two MoE layers' experts (evicting the least recently used), so
+// that a float32 pass over a large model does not hold a float32 copy of every expert. Returns
+// the token purity of the training part.
+RoutingPurity collectRoutes(const std::filesystem::path& dir, const SyntheticOptions& options,
+                            const SyntheticPredictorOptions& p, const std::filesystem::path& routes,
+                            const ProgressCallback& progress, const CancelToken& cancel) {
+    const auto [train, dev] = splitSentences(p);
+    LoadOptions load;
+    load.device = p.device;
+    load.dtype = p.dtype;
+    load.threads = p.threads;
+    load.noDrop = true;
+    load.maxLength = 128;
+    load.loadPredictor = false;
+    const auto model = Model::load(dir, load, progress, cancel);
+    Model::Impl& m = model->impl();
+    {
+        const auto lock = m.experts->lock();
+        m.experts->setCapacity(2 * m.config().num_experts, Eviction::Lru);
+    }
+    CollectOptions collect;
+    collect.out = routes / "train";
+    collectRouterLogits(*model, train, collect, progress, cancel);
+    collect.out = routes / "dev";
+    collectRouterLogits(*model, dev, collect, progress, cancel);
+    const detail::TeacherData teacher = detail::readCollected(routes / "train", m, m.fingerprint());
+    return purityOf(teacher, m.info.moeBlocks, m.config().num_experts, &options);
 }
 
 } // namespace
@@ -589,30 +617,14 @@ SyntheticPredictorResult ensureSyntheticPredictor(const std::filesystem::path& d
     }
     const auto start = Clock::now();
     const auto routes = dir / "routes.partial";
-    const auto devFile = dir / "predictor-dev.txt";
-    const Dataset train = splitSentences(p, devFile);
-    {
-        LoadOptions load;
-        load.device = p.device;
-        load.dtype = p.dtype;
-        load.threads = p.threads;
-        load.noDrop = true;
-        load.maxLength = 128;
-        load.loadPredictor = false;
-        const auto model = Model::load(dir, load, progress, cancel);
-        CollectOptions collect;
-        collect.out = routes;
-        collectRouterLogits(*model, train, collect, progress, cancel);
-        const Model::Impl& m = model->impl();
-        const detail::TeacherData teacher = detail::readCollected(routes, m, m.fingerprint());
-        result.routing = purityOf(teacher, m.info.moeBlocks, m.config().num_experts, &options);
-    } // the model's memory is freed before training loads it again
+    // Routes left by an interrupted run may be of other sentences (another --synthetic-sentences).
+    std::filesystem::remove_all(routes);
+    result.routing = collectRoutes(dir, options, p, routes, progress, cancel);
 
     PredictorTrainOptions t;
     t.modelDir = dir;
-    t.collected = routes;
-    t.devData = devFile;
-    t.dataOptions.requireLabels = false;
+    t.collected = routes / "train";
+    t.devCollected = routes / "dev";
     t.architecture.hidden = 128;
     t.architecture.lstmLayers = 1;
     t.learningRate = 1e-3;
@@ -639,7 +651,6 @@ SyntheticPredictorResult ensureSyntheticPredictor(const std::filesystem::path& d
                          {"seconds", result.seconds}};
     writeJsonFile(record, json);
     std::filesystem::remove_all(routes);
-    std::filesystem::remove(devFile);
     return result;
 }
 

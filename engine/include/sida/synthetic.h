@@ -20,9 +20,9 @@ namespace sida {
 /// older generator are never reused (it is part of syntheticCacheKey).
 inline constexpr int kSyntheticGeneratorVersion = 2;
 
-/// The default of SyntheticOptions::context: routers whose top-1 follows the token for most
-/// tokens, as measured on SST-2 in docs/BENCHMARKS.md.
-inline constexpr double kDefaultSyntheticContext = 0.5;
+/// The default of SyntheticOptions::context: Hugging Face's init scales, which on SST-2 give a
+/// trained predictor about the paper's top-3 hit rate on pretrained Switch (docs/MODELS.md).
+inline constexpr double kDefaultSyntheticContext = 1.0;
 
 /// An encoder's shape. MoE sits at every other block (1, 3, ...), as in switch-base/large.
 struct SyntheticShape {

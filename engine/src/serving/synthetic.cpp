@@ -553,11 +553,10 @@ std::pair<Dataset, Dataset> splitSentences(const SyntheticPredictorOptions& p) {
 
 // Runs the routers over both parts into `routes`/train and `routes`/dev, in the options' dtype,
 // with the expert pool bounded to two MoE layers' experts (evicting the least recently used), so
-// that a float32 pass over a large model does not hold a float32 copy of every expert. Returns
-// the token purity of the training part.
-RoutingPurity collectRoutes(const std::filesystem::path& dir, const SyntheticOptions& options,
-                            const SyntheticPredictorOptions& p, const std::filesystem::path& routes,
-                            const ProgressCallback& progress, const CancelToken& cancel) {
+// that a float32 pass over a large model does not hold a float32 copy of every expert.
+void collectRoutes(const std::filesystem::path& dir, const SyntheticPredictorOptions& p,
+                   const std::filesystem::path& routes, const ProgressCallback& progress,
+                   const CancelToken& cancel) {
     const auto [train, dev] = splitSentences(p);
     LoadOptions load;
     load.device = p.device;
@@ -577,8 +576,19 @@ RoutingPurity collectRoutes(const std::filesystem::path& dir, const SyntheticOpt
     collectRouterLogits(*model, train, collect, progress, cancel);
     collect.out = routes / "dev";
     collectRouterLogits(*model, dev, collect, progress, cancel);
-    const detail::TeacherData teacher = detail::readCollected(routes / "train", m, m.fingerprint());
-    return purityOf(teacher, m.info.moeBlocks, m.config().num_experts, &options);
+}
+
+// The model loaded for its embedding only (bf16 storage, no router runs): the predictor's
+// training reads every route from the collection.
+std::shared_ptr<Model> loadForEmbedding(const std::filesystem::path& dir, const SyntheticPredictorOptions& p,
+                                        const ProgressCallback& progress, const CancelToken& cancel) {
+    LoadOptions load;
+    load.device = p.device;
+    load.dtype = "bfloat16";
+    load.threads = p.threads;
+    load.maxLength = 128;
+    load.loadPredictor = false;
+    return Model::load(dir, load, progress, cancel);
 }
 
 } // namespace
@@ -617,9 +627,23 @@ SyntheticPredictorResult ensureSyntheticPredictor(const std::filesystem::path& d
     }
     const auto start = Clock::now();
     const auto routes = dir / "routes.partial";
-    // Routes left by an interrupted run may be of other sentences (another --synthetic-sentences).
-    std::filesystem::remove_all(routes);
-    result.routing = collectRoutes(dir, options, p, routes, progress, cancel);
+    // Routes of an earlier, interrupted run are reused only when made from the same sentences.
+    const nlohmann::json routesKey = {{"train_data", std::filesystem::absolute(p.trainData).string()},
+                                      {"sentences", p.sentences},
+                                      {"held_out_sentences", p.devSentences},
+                                      {"dtype", p.dtype}};
+    const auto routesRecord = routes / "routes.json";
+    if (!std::filesystem::exists(routesRecord) || readJsonFile(routesRecord) != routesKey) {
+        std::filesystem::remove_all(routes);
+        collectRoutes(dir, p, routes, progress, cancel);
+        writeJsonFile(routesRecord, routesKey);
+    }
+    {
+        const auto model = loadForEmbedding(dir, p, progress, cancel);
+        const Model::Impl& m = model->impl();
+        const detail::TeacherData teacher = detail::readCollected(routes / "train", m, m.fingerprint());
+        result.routing = purityOf(teacher, m.info.moeBlocks, m.config().num_experts, &options);
+    }
 
     PredictorTrainOptions t;
     t.modelDir = dir;
@@ -632,7 +656,7 @@ SyntheticPredictorResult ensureSyntheticPredictor(const std::filesystem::path& d
     t.maxLength = 128;
     t.threads = p.threads;
     t.device = p.device;
-    t.dtype = p.dtype;
+    t.dtype = "bfloat16"; // only the embedding is used: every route comes from the collection
     t.command = "synthetic predictor for " + options.shape.name;
     const PredictorTrainResult trained = trainPredictor(t, {}, progress, cancel);
     if (trained.interrupted) throw Cancelled();

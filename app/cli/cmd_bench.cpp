@@ -2,6 +2,7 @@
 // sida bench: throughput, latency, expert memory and hit rate of the serving policies.
 #include "commands.h"
 #include "progress_bar.h"
+#include "synthetic_model.h"
 
 #include "sida/bench.h"
 #include "sida/errors.h"
@@ -83,34 +84,31 @@ void printTable(const BenchReport& report) {
         mib(static_cast<double>(first.allExpertBytes)), mib(static_cast<double>(first.budgetBytes)));
 }
 
-std::filesystem::path syntheticDir(const std::string& name, const std::string& dtype) {
-    const char* cache = std::getenv("XDG_CACHE_HOME");
-    const std::filesystem::path root =
-        cache ? std::filesystem::path(cache) : std::filesystem::path(std::getenv("HOME")) / ".cache";
-    return root / "sida-studio" / "synthetic" / (name + "-" + dtype);
-}
-
 } // namespace
 
 int runBench(const Arguments& arguments) {
     ArgParser parser(
-        "bench",
-        "(MODEL_DIR | --synthetic switch-base-N) --data FILE [--policy P | --compare P1,P2,...] [options]",
+        "bench", "(MODEL_DIR | --synthetic NAME) --data FILE [--policy P | --compare P1,P2,...] [options]",
         "Benchmark the serving pipeline: throughput (samples/s, tokens/s), latency p50/p95/p99,\n"
         "resident expert bytes (peak and mean) against all experts' bytes, bytes copied and the\n"
         "copy time the inference thread waited for (and, on the CPU, how much ran hidden on the\n"
         "copy thread), the predictor's hit rate, the time the inference thread waited for hash\n"
         "tables, and accuracy when the data has labels. --compare runs several policies on the\n"
-        "same inputs in one process and prints ratios against the first. --synthetic builds random\n"
-        "weights with the real google/switch-base-N shapes, stored in bfloat16 (no download; cached\n"
-        "under ~/.cache/sida-studio/synthetic).");
+        "same inputs in one process and prints ratios against the first.\n"
+        "--synthetic writes a model with the shapes of google/switch-base-N or switch-large-N\n"
+        "(encoder only, bf16 shards; no download) whose routers route mostly by token, as\n"
+        "pretrained Switch routers do; --synthetic-context sets how much the context overrides\n"
+        "that. A switch-base model also gets a predictor trained on its routes for the first\n"
+        "--synthetic-sentences sentences of --synthetic-train (minutes, once). Both are cached\n"
+        "under ~/.cache/sida-studio/synthetic, in a folder named after the options and the\n"
+        "generator's version.");
     parser.positionals("MODEL_DIR", "the model folder (default: the bundled demo model)", 0, 1)
-        .option("--synthetic", "NAME", "switch-base-8, -16, -32, -64, -128 or -256 with random weights")
         .option("--data", "FILE", "inputs (TSV/CSV/TXT; labels give accuracy)")
         .option("--limit", "N", "use the first N inputs")
         .option("--compare", "P1,P2", "run several policies (overrides --policy)")
         .option("--warmup", "N", "batches run before timing", "2")
         .flag("--json", "print one JSON object");
+    addSyntheticOptions(parser);
     addServingOptions(parser, "sida");
     addDataOptions(parser);
     addLoadOptions(parser);
@@ -136,20 +134,8 @@ int runBench(const Arguments& arguments) {
     std::filesystem::path dir;
     ProgressBar bar("items");
     LoadOptions load = loadOptionsFrom(*args);
-    if (const auto synthetic = args->optional("--synthetic")) {
-        const std::string prefix = "switch-base-";
-        if (synthetic->rfind(prefix, 0) != 0) throw UsageError("--synthetic: use switch-base-N (N = 8..256)");
-        const int experts = std::atoi(synthetic->substr(prefix.size()).c_str());
-        if (experts < 1 || experts > 4096)
-            throw UsageError("--synthetic: '" + *synthetic + "' has no expert count");
-        const auto bundled = defaultModelDir();
-        if (bundled.empty())
-            throw UsageError("--synthetic needs a tokenizer: the bundled demo model was not found");
-        // Stored in bfloat16 whatever the compute dtype (--dtype), so that switch-base-128's encoder
-        // takes 7.4 GB on disk and in the page cache instead of 14.8.
-        dir = createSyntheticSwitch(experts, "bfloat16", syntheticDir(*synthetic, "bfloat16"),
-                                    bundled / "spiece.model", 7, bar.callback());
-        bar.finishLine();
+    if (const auto synthetic = syntheticModelFrom(*args, load, bar)) {
+        dir = *synthetic;
     } else {
         const auto& p = args->positionals();
         dir = resolveModelDir(p.empty() ? std::nullopt : std::optional(p[0]));

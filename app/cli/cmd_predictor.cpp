@@ -135,7 +135,9 @@ int runTrainPredictor(const Arguments& arguments) {
         .option("--max-length", "N", "truncate inputs to N tokens", std::to_string(d.maxLength))
         .option("--seed", "N", "random seed", "42")
         .option("--threads", "N", "CPU threads, 0 = one per core", "0")
-        .option("--device", "D", "auto, cpu, cuda or cuda:N", "auto");
+        .option("--device", "D", "auto, cpu, cuda or cuda:N", "auto")
+        .option("--dtype", "T", "the routers' compute dtype: float32 or bfloat16 (half the memory)",
+                "float32");
     addDataOptions(parser);
     const auto args = parser.parse(arguments);
     if (!args) return 0;
@@ -161,6 +163,9 @@ int runTrainPredictor(const Arguments& arguments) {
     options.seed = static_cast<uint64_t>(args->integer("--seed", 0, INT64_MAX));
     options.threads = static_cast<int>(args->integer("--threads", 0, 1024));
     options.device = args->get("--device");
+    options.dtype = args->get("--dtype");
+    if (options.dtype != "float32" && options.dtype != "bfloat16")
+        throw UsageError("--dtype: use float32 or bfloat16, not '" + options.dtype + "'");
     options.command = commandLine("train-predictor", arguments);
     ProgressBar bar("steps");
     const auto onEpoch = [&](const PredictorEpoch& e) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "sida/pipeline.h"
+#include "sida/synthetic.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -81,14 +82,5 @@ uint64_t optimalReadBytes(const std::vector<std::vector<int64_t>>& needs, int64_
 BenchReport runBench(const std::shared_ptr<Model>& model, const std::vector<BenchInput>& inputs,
                      const BenchOptions& options, const ProgressCallback& progress = {},
                      const CancelToken& cancel = {});
-
-/// The shapes of google/switch-base-N (N = 8..256): d_model 768, d_ff 3072, 12 encoder blocks,
-/// MoE at every other block, 12 heads x 64, vocab 32128; random weights (Hugging Face's init
-/// scales), a random 2-label head. Written as a sharded Hugging Face folder (no download), with
-/// `spiece` as its tokenizer. Reused when `dir` already holds it.
-std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtype,
-                                            const std::filesystem::path& dir,
-                                            const std::filesystem::path& spiece, uint64_t seed = 7,
-                                            const ProgressCallback& progress = {});
 
 } // namespace sida

@@ -29,8 +29,9 @@ struct PredictorArchitecture {
 struct PredictorTrainOptions {
     std::filesystem::path modelDir;
     std::filesystem::path trainData;
-    std::filesystem::path devData;   ///< early stopping on its top-1 hit rate
-    std::filesystem::path collected; ///< activations from `sida collect` instead of trainData
+    std::filesystem::path devData;      ///< early stopping on its top-1 hit rate
+    std::filesystem::path collected;    ///< activations from `sida collect` instead of trainData
+    std::filesystem::path devCollected; ///< activations from `sida collect` instead of devData
     DatasetOptions dataOptions;
     PredictorArchitecture architecture;
     int epochs = 20;
@@ -43,6 +44,9 @@ struct PredictorTrainOptions {
     uint64_t seed = 42;
     int threads = 0;
     std::string device = "auto";
+    /// The model's compute dtype while its routers teach (float32 or bfloat16): bfloat16 halves
+    /// the experts' memory for a large model; the predictor itself trains in float32.
+    std::string dtype = "float32";
     std::string command; ///< recorded in predictor.json
 };
 

@@ -23,6 +23,8 @@ void validate(const PredictorTrainOptions& o) {
     };
     require(!o.trainData.empty() || !o.collected.empty(),
             "training data: give a data file or collected activations");
+    require(o.devData.empty() || o.devCollected.empty(),
+            "dev data: give a data file or collected activations, not both");
     require(o.epochs >= 1, "epochs must be at least 1");
     require(o.batchSize >= 1, "batch size must be at least 1");
     require(o.learningRate > 0, "learning rate must be positive");
@@ -31,6 +33,8 @@ void validate(const PredictorTrainOptions& o) {
     require(o.patience >= 1, "patience must be at least 1");
     require(o.architecture.hidden >= 1 && o.architecture.hidden <= 8192, "hidden size must be in 1..8192");
     require(o.architecture.lstmLayers >= 1 && o.architecture.lstmLayers <= 8, "LSTM layers must be in 1..8");
+    require(o.dtype == "float32" || o.dtype == "bfloat16",
+            "the teacher's dtype must be float32 or bfloat16, not '" + o.dtype + "'");
 }
 
 std::vector<std::vector<int64_t>> tokenize(const Model::Impl& m, const Dataset& data, int64_t maxLength) {
@@ -102,6 +106,7 @@ nlohmann::json recipeOf(const PredictorTrainOptions& o, int64_t trainSequences, 
             {"patience", o.patience},
             {"seed", o.seed},
             {"max_length", o.maxLength},
+            {"teacher_dtype", o.dtype},
             {"train_sequences", trainSequences},
             {"dev_sequences", devSequences}};
 }
@@ -115,6 +120,7 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
     const auto start = Clock::now();
     LoadOptions load;
     load.device = options.device;
+    load.dtype = options.dtype;
     load.threads = options.threads;
     load.maxLength = options.maxLength;
     load.loadPredictor = false; // it is being replaced
@@ -129,7 +135,8 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
                   options.topT, 64, progress, cancel)
             : detail::readCollected(options.collected, m, fingerprint);
     const detail::TeacherData dev =
-        options.devData.empty()
+        !options.devCollected.empty() ? detail::readCollected(options.devCollected, m, fingerprint)
+        : options.devData.empty()
             ? detail::TeacherData{}
             : detail::collectTeacher(
                   m, tokenize(m, readDataset(options.devData, options.dataOptions), options.maxLength), 1, 64,

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
-// sida bench: the same inputs through the pipeline under each policy, and synthetic
-// switch-base-N checkpoints for runs where no real one can be downloaded.
+// sida bench: the same inputs through the pipeline under each policy.
 #include "device/device.h"
 #include "io/tensor_io.h"
 #include "model/model_impl.h"
@@ -18,7 +17,6 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
-#include <queue>
 #include <set>
 
 namespace sida {
@@ -299,70 +297,6 @@ std::string benchReportToJson(const BenchReport& report) {
                                 {"shadow_router", o.shadowRouter},
                                 {"runs", runs}};
     return out.dump(2);
-}
-
-std::filesystem::path createSyntheticSwitch(int experts, const std::string& dtype,
-                                            const std::filesystem::path& dir,
-                                            const std::filesystem::path& spiece, uint64_t seed,
-                                            const ProgressCallback& progress) {
-    if (experts < 1 || experts > 4096) throw Error("synthetic experts must be in 1..4096");
-    const at::ScalarType storage = detail::parseComputeDType(dtype);
-    if (std::filesystem::exists(dir / "model.safetensors.index.json") &&
-        std::filesystem::exists(dir / "config.json"))
-        return dir;
-    SwitchConfig c;
-    c.vocab_size = 32128;
-    c.d_model = 768;
-    c.d_kv = 64;
-    c.d_ff = 3072;
-    c.num_layers = 12;
-    c.num_heads = 12;
-    c.num_experts = experts;
-    c.num_sparse_encoder_layers = 6;
-    c.encoder_sparse_step = 2;
-    c.torch_dtype = dtype;
-    c.id2label = {"negative", "positive"};
-    std::filesystem::create_directories(dir);
-    at::manual_seed(seed);
-    detail::SwitchWeights shapes;
-    detail::resizeWeights(c, shapes);
-    const auto slots = detail::tensorSlots(c, 2, shapes);
-
-    // Shards of about 1 GiB, written one at a time, so that memory stays bounded.
-    nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
-    SafetensorsWriter shard;
-    uint64_t shardBytes = 0, totalBytes = 0;
-    int shardCount = 0;
-    std::vector<std::string> namesInShard;
-    auto flush = [&] {
-        if (namesInShard.empty()) return;
-        char name[64];
-        std::snprintf(name, sizeof name, "model-%05d.safetensors", ++shardCount);
-        shard.write(dir / name);
-        for (const auto& tensor : namesInShard) index["weight_map"][tensor] = name;
-        shard = SafetensorsWriter{};
-        namesInShard.clear();
-        shardBytes = 0;
-    };
-    for (size_t i = 0; i < slots.size(); ++i) {
-        const at::Tensor t = detail::initialTensor(slots[i], c).to(slots[i].isRouter ? at::kFloat : storage);
-        detail::addTensor(shard, slots[i].name, t);
-        namesInShard.push_back(slots[i].name);
-        shardBytes += static_cast<uint64_t>(t.nbytes());
-        totalBytes += static_cast<uint64_t>(t.nbytes());
-        if (shardBytes >= (1ull << 30)) flush();
-        if (progress)
-            progress({"writing synthetic switch-base-" + std::to_string(experts), static_cast<int64_t>(i + 1),
-                      static_cast<int64_t>(slots.size()), slots[i].name});
-    }
-    flush();
-    index["metadata"]["total_size"] = totalBytes;
-    std::ofstream(dir / "config.json") << switchConfigToJson(c);
-    std::filesystem::copy_file(spiece, dir / "spiece.model",
-                               std::filesystem::copy_options::overwrite_existing);
-    // The index goes last: its presence marks a complete folder.
-    std::ofstream(dir / "model.safetensors.index.json") << index.dump(2);
-    return dir;
 }
 
 } // namespace sida

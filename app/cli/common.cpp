@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "sida/errors.h"
+#include "sida/memory.h"
 
 #include <cmath>
 #include <cstdio>
@@ -81,7 +82,8 @@ void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
                 "auto")
         .option("--host-budget", "X",
                 "the host cache of experts read from disk (RAM; pinned with CUDA): auto, a share of every "
-                "expert's bytes on disk (50%) or a size (4GiB)",
+                "expert's bytes on disk (50%) or a size (4GiB). " +
+                    automaticBudgetRule(),
                 "auto")
         .option("--top-k", "K", "experts per token in the hash table", std::to_string(d.topK))
         .option("--eviction", "E", "fifo or lru", "lru")

@@ -5,6 +5,7 @@
 // being truncated. Also run under ThreadSanitizer (label `pipeline`): the host cache's I/O
 // threads, the copy thread and the pipeline's two threads all meet here.
 #include "model/model_impl.h"
+#include "pipeline_sink.h"
 #include "serving/expert_store.h"
 #include "serving/host_cache.h"
 #include "serving/lookahead.h"
@@ -25,6 +26,7 @@
 
 using namespace sida;
 using namespace sida::detail;
+using sida::test::Sink;
 
 namespace {
 
@@ -92,13 +94,6 @@ std::unique_ptr<HostCache> makeCache(std::shared_ptr<ByteSource> source, int64_t
 }
 
 float valueOf(const HostExpert& expert) { return expert.wi.data_ptr<float>()[0]; }
-
-// Every result once, and every trace, from a pipeline.
-struct Collected {
-    std::mutex mutex;
-    std::vector<RequestResult> results;
-    std::vector<std::shared_ptr<const BatchTrace>> traces;
-};
 
 } // namespace
 
@@ -260,22 +255,14 @@ void DiskTierTest::pipelineStaysWithinBothBudgets() {
     const auto texts = test::syntheticSentences(24, 11);
     for (const Policy policy : {Policy::OnDemand, Policy::Sida, Policy::SidaExact}) {
         for (const double share : {0.125, 0.5}) {
-            Collected c;
+            Sink c;
             {
-                Pipeline pipeline(
-                    model_,
-                    {.policy = policy,
-                     .batchSize = 3,
-                     .deviceBudget = Budget::ofFraction(share),
-                     .hostBudget = Budget::ofFraction(share)},
-                    [&](const RequestResult& r) {
-                        std::lock_guard lock(c.mutex);
-                        c.results.push_back(r);
-                    },
-                    [&](std::shared_ptr<const BatchTrace> t) {
-                        std::lock_guard lock(c.mutex);
-                        c.traces.push_back(std::move(t));
-                    });
+                Pipeline pipeline(model_,
+                                  {.policy = policy,
+                                   .batchSize = 3,
+                                   .deviceBudget = Budget::ofFraction(share),
+                                   .hostBudget = Budget::ofFraction(share)},
+                                  c.resultCallback(), c.traceObserver());
                 std::vector<Request> requests;
                 for (const auto& t : texts) requests.push_back({t, {}, ""});
                 pipeline.submit(std::move(requests));
@@ -302,16 +289,13 @@ void DiskTierTest::pipelineStaysWithinBothBudgets() {
 void DiskTierTest::truncatedCheckpointFailsOnlyTheBatchesThatRead() {
     const auto folder = test::copyModel(test::fixture("hf/e4-step2-fp32"), dir_, "truncated");
     const auto model = Model::load(folder, {.device = "cpu", .threads = 1});
-    Collected c;
+    Sink c;
     Pipeline pipeline(model,
                       {.policy = Policy::OnDemand,
                        .batchSize = 2,
                        .deviceBudget = Budget::ofBytes(1),
                        .hostBudget = Budget::ofBytes(1)},
-                      [&](const RequestResult& r) {
-                          std::lock_guard lock(c.mutex);
-                          c.results.push_back(r);
-                      });
+                      c.resultCallback());
     const auto texts = test::syntheticSentences(6, 3);
     std::vector<Request> first;
     for (const auto& t : texts) first.push_back({t, {}, "before"});

@@ -2,6 +2,7 @@
 // The serving pipeline: every request gets exactly one result, in order; policies that must equal
 // the standard policy do; the expert budget holds on every batch; errors, cancellation, shutdown
 // and settings changes behave. Also built and run under ThreadSanitizer (the `tsan` preset).
+#include "pipeline_sink.h"
 #include "test_printers.h"
 #include "test_support.h"
 
@@ -21,31 +22,8 @@ namespace {
 
 std::vector<std::string> sentences(size_t n, uint64_t seed = 3) { return test::syntheticSentences(n, seed); }
 
-std::vector<Request> requests(const std::vector<std::string>& texts, size_t offset = 0) {
-    std::vector<Request> out;
-    for (size_t i = 0; i < texts.size(); ++i)
-        out.push_back({texts[i], std::nullopt, std::to_string(offset + i)});
-    return out;
-}
-
-// Collects results and traces from the pipeline's threads.
-struct Sink {
-    std::mutex mutex;
-    std::vector<RequestResult> results;
-    std::vector<std::shared_ptr<const BatchTrace>> traces;
-    ResultCallback resultCallback() {
-        return [this](const RequestResult& r) {
-            std::lock_guard lock(mutex);
-            results.push_back(r);
-        };
-    }
-    TraceObserver traceObserver() {
-        return [this](std::shared_ptr<const BatchTrace> t) {
-            std::lock_guard lock(mutex);
-            traces.push_back(std::move(t));
-        };
-    }
-};
+using test::requests;
+using test::Sink;
 
 std::vector<RequestResult> runAll(const std::shared_ptr<Model>& model, PipelineOptions options,
                                   const std::vector<std::string>& texts, Sink* sinkOut = nullptr) {

@@ -4,6 +4,7 @@
 // serving with standard's output, the traces say so), and the sida policy's use of a hash table,
 // checked against the standard policy with a table of the routers' own choices. Also run under
 // ThreadSanitizer (label `pipeline`).
+#include "pipeline_sink.h"
 #include "test_printers.h"
 #include "test_support.h"
 
@@ -27,34 +28,8 @@ using namespace sida;
 
 namespace {
 
-std::vector<Request> requests(const std::vector<std::string>& texts) {
-    std::vector<Request> out;
-    for (size_t i = 0; i < texts.size(); ++i) out.push_back({texts[i], std::nullopt, std::to_string(i)});
-    return out;
-}
-
-// Collects results and traces from the pipeline's threads.
-struct Sink {
-    std::mutex mutex;
-    std::vector<RequestResult> results;
-    std::vector<std::shared_ptr<const BatchTrace>> traces;
-    ResultCallback resultCallback() {
-        return [this](const RequestResult& r) {
-            std::lock_guard lock(mutex);
-            results.push_back(r);
-        };
-    }
-    TraceObserver traceObserver() {
-        return [this](std::shared_ptr<const BatchTrace> t) {
-            std::lock_guard lock(mutex);
-            traces.push_back(std::move(t));
-        };
-    }
-    size_t traceCount() {
-        std::lock_guard lock(mutex);
-        return traces.size();
-    }
-};
+using test::requests;
+using test::Sink;
 
 std::vector<RequestResult> runAll(const std::shared_ptr<Model>& model, PipelineOptions options,
                                   const std::vector<std::string>& texts, Sink& sink) {

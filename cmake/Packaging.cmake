@@ -1,4 +1,4 @@
-# Install layout and packages (issue 7): `cmake --install` or `cpack -G DEB|TGZ` in a build folder.
+# Install layout and packages: `cmake --install` or `cpack -G DEB|TGZ` in a build folder.
 #
 #   bin/sida, bin/sida-studio
 #   lib/sida-studio/torch/                 the LibTorch runtime from the wheel (CPU part only)

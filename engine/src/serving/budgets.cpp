@@ -40,8 +40,8 @@ CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool ever
     const double poolHeld = static_cast<double>(store.residentCount()) * poolEntry;
     const double hostHeld = static_cast<double>(store.hostCache().counters().entries) * hostEntry;
     const bool cuda = store.device().is_cuda();
-    const double ram = usable(static_cast<double>(availableMemory().ramAvailableBytes),
-                              hostHeld + (cuda ? 0 : poolHeld), kRamShare);
+    const double available = static_cast<double>(availableMemory().ramAvailableBytes);
+    const double ram = usable(available, hostHeld + (cuda ? 0 : poolHeld), kRamShare);
     const double poolRoom =
         cuda ? usable(static_cast<double>(deviceMemory(store.device()).freeBytes), poolHeld, kDeviceShare)
              : ram;
@@ -67,12 +67,11 @@ CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool ever
             store.hostEntryBytes();
     sizes.hostEntries = std::clamp<int64_t>(sizes.hostEntries, 1, experts);
 
-    // Explicit budgets may use everything available (the reserve is the automatic rule's); more
+    // Explicit budgets may use everything available (the share is the automatic rule's); more
     // would end in the kernel's out-of-memory killer, so it is refused here with the figures.
     const double hostBytes = static_cast<double>(sizes.hostEntries) * hostEntry;
     const double ramNeed = hostBytes + (cuda ? 0 : poolBytes);
-    const double ramAvailable =
-        static_cast<double>(availableMemory().ramAvailableBytes) + hostHeld + (cuda ? 0 : poolHeld);
+    const double ramAvailable = available + hostHeld + (cuda ? 0 : poolHeld);
     if (ramNeed > ramAvailable)
         throw Error(std::string(everyExpert ? "the standard policy keeps every expert resident, "
                                             : "the budgets need ") +

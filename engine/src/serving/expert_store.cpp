@@ -289,10 +289,11 @@ void ExpertStore::copyFromHost(const at::Tensor& buffer, ExpertKey key, DiskWait
     const auto start = std::chrono::steady_clock::now();
     double waitedMs = 0;
     const auto bytes = host_->get(key, lookahead_.view(), &waitedMs);
-    if (waited)
-        waited->from = start,
+    if (waited) {
+        waited->from = start;
         waited->to = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                  std::chrono::duration<double, std::milli>(waitedMs));
+    }
     const int64_t half = dModel_ * dFf_;
     convertInto(buffer.narrow(0, 0, half), bytes->wi.reshape({-1}));
     convertInto(buffer.narrow(0, half, half), bytes->wo.reshape({-1}));

@@ -27,7 +27,7 @@ apt_packages=(
   build-essential cmake ninja-build ccache git pkg-config file
   python3 python3-venv python3-pip
   qt6-base-dev qt6-svg-dev libqt6svg6 libqcustomplot-dev
-  libsentencepiece-dev nlohmann-json3-dev
+  libsentencepiece-dev nlohmann-json3-dev liburing-dev
   clang libclang-rt-14-dev
   dpkg-dev desktop-file-utils appstream librsvg2-bin
   xvfb xauth fonts-dejavu-core

@@ -84,6 +84,9 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     m_eviction = new QComboBox(this);
     m_eviction->addItem(tr("least recently used"), static_cast<int>(Eviction::Lru));
     m_eviction->addItem(tr("first in, first out"), static_cast<int>(Eviction::Fifo));
+    m_eviction->addItem(tr("plain first in, first out (the paper's)"), static_cast<int>(Eviction::PlainFifo));
+    m_eviction->setToolTip(tr("LRU and FIFO first keep what the queued batches need, soonest first, and "
+                              "only then go by age; plain FIFO is blind to the queue"));
     m_eviction->setCurrentIndex(m_eviction->findData(static_cast<int>(p.eviction)));
     m_threads = new QSpinBox(this);
     m_threads->setRange(0, 1024);
@@ -109,6 +112,12 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     servingForm->addRow(tr("&Batch size:"), m_batch);
     servingForm->addRow(tr("Hash &queue depth:"), m_queueDepth);
     servingForm->addRow(tr("&Shadow router:"), m_shadowRouter);
+    auto* paper = new QPushButton(tr("Use the paper's &setup"), this);
+    paper->setToolTip(tr("sida with plain FIFO eviction, no caching across batches and no shadow router "
+                         "(no router runs), as in Du et al., MLSys 2024"));
+    paper->setEnabled(hasPredictor);
+    connect(paper, &QPushButton::clicked, this, &SettingsDialog::usePaperSetup);
+    servingForm->addRow(QString(), paper);
     auto* engine = new QGroupBox(tr("Engine (applies when a model is loaded)"), this);
     auto* engineForm = new QFormLayout(engine);
     engineForm->addRow(tr("CPU &threads:"), m_threads);
@@ -135,6 +144,14 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     layout->addWidget(appearance);
     layout->addWidget(buttons);
     explainPolicy();
+}
+
+void SettingsDialog::usePaperSetup() {
+    const PipelineOptions paper = paperPreset();
+    m_policy->setCurrentIndex(m_policy->findData(static_cast<int>(paper.policy)));
+    m_eviction->setCurrentIndex(m_eviction->findData(static_cast<int>(paper.eviction)));
+    m_cacheAcrossBatches->setChecked(paper.cacheAcrossBatches);
+    m_shadowRouter->setChecked(paper.shadowRouter);
 }
 
 void SettingsDialog::explainPolicy() {

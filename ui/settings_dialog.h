@@ -30,6 +30,8 @@ Q_SIGNALS:
 
 private:
     void explainPolicy();
+    /// Sets the serving fields to the paper's setup (paperPreset), for the user to apply.
+    void usePaperSetup();
     /// Parses both budget fields; shows the engine's message under them when one is wrong.
     bool budgetsValid();
 

@@ -36,12 +36,14 @@ double mib(double bytes) { return bytes / 1048576.0; }
 
 void printTable(const BenchReport& report) {
     const PipelineOptions& o = report.options;
-    std::printf("model %s\ndevice %s, CPU %s, %d threads; batch %d, top-k %d, eviction %s%s, queue %d; "
-                "budgets: device %s, host %s; I/O %s%s\n\n",
+    std::printf("model %s\ndevice %s, CPU %s, %d threads; batch %d, top-k %d, eviction %s, %s, sida's shadow "
+                "router %s%s, queue %d; budgets: device %s, host %s; I/O %s%s\n\n",
                 report.model.c_str(), report.device.c_str(), report.cpu.c_str(), report.threads, o.batchSize,
                 o.topK, evictionName(o.eviction).c_str(),
-                o.cacheAcrossBatches ? "" : ", no caching across batches", o.hashQueueDepth,
-                budgetText(o.deviceBudget).c_str(), budgetText(o.hostBudget).c_str(), report.io.c_str(),
+                o.cacheAcrossBatches ? "caching across batches" : "no caching across batches",
+                o.shadowRouter ? "on" : "off", isPaperPreset(o) ? " (the paper's preset)" : "",
+                o.hashQueueDepth, budgetText(o.deviceBudget).c_str(), budgetText(o.hostBudget).c_str(),
+                report.io.c_str(),
                 report.memoryLimitBytes
                     ? (", memory limit " + std::to_string(report.memoryLimitBytes >> 20) + " MiB").c_str()
                     : "");
@@ -122,6 +124,10 @@ int runBench(const Arguments& arguments) {
     options.pipeline = o;
     options.warmupBatches = static_cast<int>(args->integer("--warmup", 0, 1000));
     options.policies = parsePolicies(args->optional("--compare").value_or(args->get("--policy")));
+    for (Policy policy : options.policies)
+        if (args->has("--paper") && policy != Policy::Sida)
+            throw UsageError("--paper is a preset of the sida policy; " + policyName(policy) +
+                             " keeps its own semantics (compare it in a run without --paper)");
 
     DatasetOptions dataOptions = dataOptionsFrom(*args);
     dataOptions.requireLabels = false;

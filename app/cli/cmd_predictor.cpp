@@ -25,6 +25,9 @@ nlohmann::json toJson(const PredictorReport& r) {
                         {"top1_hit_rate", r.top1HitRate},
                         {"topk_hit_rate", r.topKHitRate},
                         {"majority_baseline", r.majorityBaseline},
+                        {"token_lookup_top1", r.tokenLookupTop1},
+                        {"routing_aid_agreement", r.routingAidAgreement},
+                        {"routing_aid_note", r.routingAidNote},
                         {"predictor_ms_per_sequence", r.predictorMsPerSequence},
                         {"model_ms_per_sequence", r.modelMsPerSequence},
                         {"layers", nlohmann::json::array()}};
@@ -53,6 +56,18 @@ void printHuman(const PredictorReport& r) {
                     l.top1HitRate, l.topKHitRate, l.setRecall, l.predictedSetSize, l.routerSetSize);
     std::printf("     mean  %6.4f  %6.4f   (always guessing the most used expert: %.4f)\n\n", r.top1HitRate,
                 r.topKHitRate, r.majorityBaseline);
+    if (r.tokenLookupTop1 >= 0) {
+        std::printf("token-only baselines, top-1 against the routers:\n");
+        std::printf("  each token id's most frequent expert in the training set  %.4f  (predictor %+.4f)\n",
+                    r.tokenLookupTop1, r.top1HitRate - r.tokenLookupTop1);
+        if (r.routingAidAgreement >= 0)
+            std::printf(
+                "  the routing aid's token-to-expert table                   %.4f  (predictor %+.4f)\n",
+                r.routingAidAgreement, r.top1HitRate - r.routingAidAgreement);
+        else
+            std::printf("  the routing aid's table: not measured (%s)\n", r.routingAidNote.c_str());
+        std::printf("\n");
+    }
     for (const PredictorLayerReport& l : r.layers) {
         std::printf("most frequent misses in block %lld (predicted -> router):",
                     static_cast<long long>(l.block));
@@ -194,6 +209,10 @@ int runEvalPredictor(const Arguments& arguments) {
         .option("--data", "FILE", "the data set (labels not needed)")
         .option("--top-k", "K", "size of the predicted set per token", "3")
         .option("--limit", "N", "use only the first N examples")
+        .option("--baselines-from", "FILE",
+                "the model's training set: also score two token-only baselines, each token id's most "
+                "frequent expert there and the routing aid's table (rebuilt when FILE is the recorded "
+                "training set)")
         .flag("--json", "print one JSON object (top1_hit_rate, layers, ...)");
     addDataOptions(parser);
     addLoadOptions(parser);
@@ -204,11 +223,18 @@ int runEvalPredictor(const Arguments& arguments) {
     dataOptions.requireLabels = false;
     if (args->optional("--limit")) dataOptions.limit = args->integer("--limit", 1, INT64_MAX);
     const Dataset data = readDataset(args->get("--data"), dataOptions);
+    std::optional<Dataset> training;
+    if (const auto file = args->optional("--baselines-from")) {
+        DatasetOptions trainingOptions = dataOptionsFrom(*args);
+        trainingOptions.requireLabels = false;
+        training = readDataset(*file, trainingOptions);
+        reportProblems(training->problems, *file);
+    }
     const auto model = loadModel(resolveModelDir(modelArgument(*args)), loadOptionsFrom(*args));
     ProgressBar bar("sequences");
     const PredictorReport r =
-        evaluatePredictor(*model, data, static_cast<int>(args->integer("--top-k", 1, 65536)), bar.callback(),
-                          installInterruptHandler());
+        evaluatePredictor(*model, data, static_cast<int>(args->integer("--top-k", 1, 65536)),
+                          training ? &*training : nullptr, bar.callback(), installInterruptHandler());
     bar.finishLine();
     if (args->has("--json"))
         std::cout << toJson(r).dump(2) << "\n";

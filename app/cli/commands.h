@@ -55,7 +55,7 @@ std::string commandLine(const std::string& command, const Arguments& arguments);
 /// Splits "a,b,c".
 std::vector<std::string> splitList(const std::string& text);
 
-/// --device, --dtype, --threads, --max-length, --no-drop: how to load a model.
+/// --device, --dtype, --threads, --max-length, --io, --no-drop: how to load a model.
 void addLoadOptions(ArgParser& parser);
 LoadOptions loadOptionsFrom(const Args& args);
 

@@ -16,6 +16,10 @@ void addLoadOptions(ArgParser& parser) {
         .option("--dtype", "T", "compute dtype: float32 or bfloat16", "float32")
         .option("--threads", "N", "CPU threads for LibTorch, 0 = one per core", "0")
         .option("--max-length", "N", "truncate inputs to N tokens", "512")
+        .option(
+            "--io", "M",
+            "how experts are read from disk: uring (io_uring; pread where the kernel refuses it) or pread",
+            "uring")
         .flag("--no-drop", "ignore expert_capacity: never drop a token");
 }
 
@@ -26,6 +30,9 @@ LoadOptions loadOptionsFrom(const Args& args) {
     options.threads = static_cast<int>(args.integer("--threads", 0, 1024));
     options.maxLength = args.integer("--max-length", 4, 65536);
     options.noDrop = args.has("--no-drop");
+    options.io = args.get("--io");
+    if (options.io != "uring" && options.io != "pread")
+        throw UsageError("--io: use uring or pread, not '" + options.io + "'");
     return options;
 }
 
@@ -86,13 +93,17 @@ void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
                     automaticBudgetRule(),
                 "auto")
         .option("--top-k", "K", "experts per token in the hash table", std::to_string(d.topK))
-        .option("--eviction", "E", "fifo or lru", "lru")
+        .option("--eviction", "E",
+                "fifo or lru (ties after the queued batches' needs), or plain-fifo (blind to the queue)",
+                "lru")
         .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup; "
                             "standard keeps every expert)")
         .option("--queue", "N",
                 "hash tables the hash thread may build ahead: how far ahead both expert caches see",
                 std::to_string(d.hashQueueDepth))
         .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
+        .flag("--paper", "sida with the paper's settings: plain-fifo eviction, --no-cache, --no-shadow "
+                         "(no router runs); other policies refuse it")
         .flag("--scale-by-router", "sida: weight each expert's output by the router's probability "
                                    "instead of the predictor's")
         .option("--trace", "FILE",
@@ -115,6 +126,12 @@ PipelineOptions servingOptionsFrom(const Args& args) {
     o.hashQueueDepth = static_cast<int>(args.integer("--queue", 1, 1024));
     o.shadowRouter = !args.has("--no-shadow");
     o.scaleByRouter = args.has("--scale-by-router");
+    if (args.has("--paper")) {
+        if (o.policy != Policy::Sida)
+            throw UsageError("--paper is a preset of the sida policy; --policy " + policyName(o.policy) +
+                             " keeps its own semantics (drop --paper, or use --policy sida)");
+        o = paperPreset(o);
+    }
     return o;
 }
 

@@ -6,6 +6,7 @@
 #include "theme.h"
 
 #include "sida/device.h"
+#include "sida/errors.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
         QStringLiteral("Serve with this policy: standard, ondemand, sida, sida-exact or oracle "
                        "(saved like a change in Settings)."),
         QStringLiteral("NAME"));
+    const QCommandLineOption paper(
+        QStringLiteral("paper"),
+        QStringLiteral("Serve sida with the paper's settings: plain FIFO eviction, no caching across "
+                       "batches, no shadow router (saved like a change in Settings)."));
     const QCommandLineOption budget(
         QStringLiteral("budget"),
         QStringLiteral("The device pool's budget: auto, a share (50%, 0.5) or a size (2GiB) (saved like a "
@@ -73,7 +78,7 @@ int main(int argc, char** argv) {
                        "Settings)."),
         QStringLiteral("N"));
     parser.addOptions(
-        {model, screenshot, view, theme, size, measure, policy, budget, hostBudget, dtype, threads});
+        {model, screenshot, view, theme, size, measure, policy, paper, budget, hostBudget, dtype, threads});
     parser.addPositionalArgument(QStringLiteral("MODEL_DIR"), QStringLiteral("The same as --model."),
                                  QStringLiteral("[MODEL_DIR]"));
     parser.process(app);
@@ -98,12 +103,18 @@ int main(int argc, char** argv) {
     sida::ui::MainWindow window(
         headless ? new QSettings(scratch.filePath(QStringLiteral("studio.ini")), QSettings::IniFormat)
                  : nullptr);
-    if (parser.isSet(policy) || parser.isSet(budget) || parser.isSet(hostBudget) || parser.isSet(dtype) ||
-        parser.isSet(threads)) {
+    if (parser.isSet(policy) || parser.isSet(paper) || parser.isSet(budget) || parser.isSet(hostBudget) ||
+        parser.isSet(dtype) || parser.isSet(threads)) {
         sida::ui::StudioSettings settings = window.settings();
         try {
             if (parser.isSet(policy))
                 settings.pipeline.policy = sida::parsePolicy(parser.value(policy).toStdString());
+            if (parser.isSet(paper)) {
+                if (parser.isSet(policy) && settings.pipeline.policy != sida::Policy::Sida)
+                    throw sida::Error("--paper is a preset of the sida policy; --policy " +
+                                      parser.value(policy).toStdString() + " keeps its own semantics");
+                settings.pipeline = sida::paperPreset(settings.pipeline);
+            }
             if (parser.isSet(budget))
                 settings.pipeline.deviceBudget =
                     sida::parseBudget(parser.value(budget).toStdString(), "--budget");

@@ -362,6 +362,16 @@ void CliTest::usageErrors_data() {
     QTest::newRow("nothing to classify") << QStringList{"classify", model} << "nothing to classify";
     QTest::newRow("texts and --file")
         << QStringList{"classify", model, "text", "--file", "x.txt"} << "not both";
+    QTest::newRow("--paper with standard")
+        << QStringList{"classify", model, "text", "--policy", "standard", "--paper"}
+        << "--paper is a preset of the sida policy; --policy standard keeps its own semantics";
+    QTest::newRow("--paper compared with ondemand")
+        << QStringList{"bench", model, "--data", "x.tsv", "--compare", "sida,ondemand", "--paper"}
+        << "ondemand keeps its own semantics";
+    QTest::newRow("--io mmap") << QStringList{"info", model, "--io", "mmap"}
+                               << "--io: use uring or pread, not 'mmap'";
+    QTest::newRow("--eviction random")
+        << QStringList{"classify", model, "text", "--eviction", "random"} << "use fifo, lru or plain-fifo";
     QTest::newRow("extra info argument")
         << QStringList{"info", model, "surplus"} << "unexpected argument 'surplus'";
 }

@@ -19,6 +19,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -48,7 +49,7 @@ public:
             throw Error("reading test file failed: the file ends after " + std::to_string(end) + " bytes");
         std::memcpy(buffer, file_.data() + span.fileOffset, end - span.fileOffset);
     }
-    bool direct() const override { return false; }
+    std::string description() const override { return "test file"; }
     std::string describe(uint32_t) const override { return "test file"; }
 
     void failNext(Fault fault) { nextFault_ = fault; }
@@ -106,6 +107,7 @@ private Q_SLOTS:
     void budgetsRefuseAmbiguousOrBadText();
     void optimalReadsFollowBelady();
     void lookaheadOrdersNeedsByUse();
+    void fileReadsAgreeAcrossIoModes();
     void hostCacheReadsAndKeepsWithinCapacity();
     void hostCacheReportsShortReadsAndIoErrors();
     void hostCacheEvictsWhatIsNeededFarthestAhead();
@@ -179,6 +181,60 @@ void DiskTierTest::lookaheadOrdersNeedsByUse() {
     lookahead.remove(first);
     QCOMPARE(lookahead.view().batches(), size_t{1});
     QCOMPARE(lookahead.view().nextUse({1, 1}), kNever);
+}
+
+void DiskTierTest::fileReadsAgreeAcrossIoModes() {
+    // A file of a few io_uring chunks and an odd tail, so that spans cross chunk boundaries and
+    // run past the end of the file.
+    const QString path = dir_.filePath("bytes.bin");
+    std::vector<std::byte> content(3 * 1024 * 1024 + 1234);
+    std::mt19937 rng(11);
+    for (std::byte& b : content) b = static_cast<std::byte>(rng());
+    {
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        QCOMPARE(file.write(reinterpret_cast<const char*>(content.data()), qint64(content.size())),
+                 qint64(content.size()));
+    }
+    const std::vector<FileRange> ranges{{0, 0, 100},
+                                        {0, 4095, 2},
+                                        {0, 777, 2'000'000},
+                                        {0, 1'048'576, 1'048'576},
+                                        {0, content.size() - 5000, 5000}};
+    for (const IoMode mode : {IoMode::Pread, IoMode::Uring}) {
+        for (const bool direct : {false, true}) {
+            FileByteSource source({path.toStdString()}, {content.size()}, direct, mode);
+            const std::string how = source.description();
+            QVERIFY2(how.find(mode == IoMode::Uring ? "io_uring" : "pread") != std::string::npos,
+                     how.c_str());
+            for (const FileRange& range : ranges) {
+                const AlignedSpan span = alignedSpan(range);
+                std::unique_ptr<std::byte, decltype(&std::free)> buffer(
+                    static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, span.bufferBytes)),
+                    &std::free);
+                source.read(range, buffer.get());
+                QVERIFY2(std::memcmp(buffer.get() + span.dataOffset, content.data() + range.offset,
+                                     range.length) == 0,
+                         (how + " at " + std::to_string(range.offset)).c_str());
+            }
+        }
+    }
+    // Cut short after opening: both modes refuse with the same message.
+    FileByteSource pread({path.toStdString()}, {content.size()}, true, IoMode::Pread);
+    FileByteSource uring({path.toStdString()}, {content.size()}, true, IoMode::Uring);
+    QVERIFY(QFile::resize(path, 4096));
+    for (FileByteSource* source : {&pread, &uring}) {
+        std::unique_ptr<std::byte, decltype(&std::free)> buffer(
+            static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, 8192)), &std::free);
+        QVERIFY(test::errorProblem(
+                    [&] {
+                        source->read({0, 0, 8000}, buffer.get());
+                    },
+                    {"bytes.bin", "changed under the engine", "reopen the model"})
+                    .isEmpty());
+    }
+    QVERIFY(test::errorProblem([] { parseIoMode("mmap", "--io"); }, {"--io", "'mmap'", "uring or pread"})
+                .isEmpty());
 }
 
 void DiskTierTest::hostCacheReadsAndKeepsWithinCapacity() {

@@ -67,6 +67,7 @@ private Q_SLOTS:
     void predictedExpertsAreCopiedAhead();
     void standardNeverEvicts();
     void sidaUsesAndReportsThePredictor();
+    void paperPresetRunsNoRouterAndKeepsOnlyTheBatchsExperts();
     void invalidInputsGetErrorsInPlace();
     void inferenceFailureBecomesErrorResults();
     void cancelJobCancelsOnlyWhatHasNotRun();
@@ -162,7 +163,7 @@ void PipelineTest::predictedExpertsAreCopiedAhead() {
 
 void PipelineTest::budgetIsNeverExceeded() {
     for (const Policy policy : {Policy::OnDemand, Policy::Sida, Policy::SidaExact}) {
-        for (const Eviction eviction : {Eviction::Fifo, Eviction::Lru}) {
+        for (const Eviction eviction : {Eviction::Fifo, Eviction::Lru, Eviction::PlainFifo}) {
             Sink sink;
             PipelineOptions options{.policy = policy,
                                     .batchSize = 2,
@@ -210,6 +211,34 @@ void PipelineTest::standardNeverEvicts() {
     QVERIFY(!sink.traces.empty());
     for (const auto& t : sink.traces)
         for (const LayerTrace& l : t->layers) QVERIFY(l.evicted.empty());
+}
+
+// The paper's setup: the hash table alone decides (no router runs, so no hit rate), nothing stays
+// cached for a later batch, and the outputs are sida's own under any eviction.
+void PipelineTest::paperPresetRunsNoRouterAndKeepsOnlyTheBatchsExperts() {
+    const auto texts = sentences(12, 3);
+    const PipelineOptions base{
+        .policy = Policy::Sida, .batchSize = 3, .deviceBudget = Budget::ofFraction(0.5)};
+    const PipelineOptions paper = paperPreset(base);
+    QVERIFY(isPaperPreset(paper));
+    QVERIFY(!isPaperPreset(base));
+    QCOMPARE(paper.batchSize, base.batchSize);
+    const auto sida = runAll(model_, base, texts);
+    Sink sink;
+    const auto paperResults = runAll(model_, paper, texts, &sink);
+    QVERIFY(maxProbabilityDifference(sida, paperResults) <= 1e-5);
+    std::lock_guard lock(sink.mutex);
+    QVERIFY(!sink.traces.empty());
+    for (const auto& t : sink.traces) {
+        QVERIFY(t->memory.residentExpertBytes <= t->memory.budgetBytes);
+        for (const LayerTrace& l : t->layers) {
+            QVERIFY(l.router.empty());
+            QCOMPARE(l.hits + l.misses, int64_t(0));
+            const std::set<int32_t> predicted(l.predicted.begin(), l.predicted.end());
+            for (int32_t e : l.resident)
+                QVERIFY2(predicted.contains(e), "an expert no token of the batch uses stayed");
+        }
+    }
 }
 
 void PipelineTest::sidaUsesAndReportsThePredictor() {

@@ -100,6 +100,7 @@ private Q_SLOTS:
     void initTestCase();
     void beatsMajorityBaseline();
     void savedBesideTheModelAndReloaded();
+    void tokenOnlyBaselines();
     void modelWithoutPredictor();
     void predictorOfAnotherModel_data();
     void predictorOfAnotherModel();
@@ -236,6 +237,39 @@ void PredictorTest::savedBesideTheModelAndReloaded() {
     QCOMPARE(json["recipe"].toObject()["train_sequences"].toInt(), 320);
     QCOMPARE(json["recipe"].toObject()["dev_sequences"].toInt(), 100);
     QCOMPARE(json["metrics"].toObject()["best_epoch"].toInt(), result_.bestEpoch);
+}
+
+void PredictorTest::tokenOnlyBaselines() {
+    const Dataset train = textsOf(train_);
+    const auto model = Model::load(model_, cpuLoad());
+    QCOMPARE(evaluatePredictor(*model, textsOf(dev_), 3).tokenLookupTop1, -1.0);
+    // Scored on the very set it was built from, each token's most frequent expert cannot do worse
+    // than one expert for every token.
+    const PredictorReport onTrain = evaluatePredictor(*model, train, 3, &train);
+    QVERIFY2(
+        onTrain.tokenLookupTop1 >= onTrain.majorityBaseline - 1e-12 && onTrain.tokenLookupTop1 <= 1.0,
+        qPrintable(QStringLiteral("%1 vs %2").arg(onTrain.tokenLookupTop1).arg(onTrain.majorityBaseline)));
+    QCOMPARE(onTrain.routingAidAgreement, -1.0);
+    QVERIFY(onTrain.routingAidNote.find("no training.json") != std::string::npos);
+
+    // The routing aid's table is rebuilt only for a model trained with it, from its own training set.
+    const Path folder = copyOf(kModel);
+    for (const char* file : {"predictor.json", "predictor.safetensors"})
+        std::filesystem::copy_file(model_ / file, folder / file);
+    auto record = [&](double weight, const std::string& sha256) {
+        std::ofstream(folder / "training.json")
+            << R"({"seed": 7, "recipe": {"token_routing_weight": )" << weight << R"(, "max_length": 64},)"
+            << R"( "data": [{"role": "train", "sha256": ")" << sha256 << R"("}]})";
+        return evaluatePredictor(*Model::load(folder, cpuLoad()), textsOf(dev_), 3, &train);
+    };
+    QVERIFY(record(0.0, sha256File(train_)).routingAidNote.find("without the routing aid") !=
+            std::string::npos);
+    const PredictorReport other = record(1.0, std::string(64, '0'));
+    QVERIFY(other.routingAidNote.find("SHA-256") != std::string::npos);
+    QCOMPARE(other.routingAidAgreement, -1.0);
+    const PredictorReport aided = record(1.0, sha256File(train_));
+    QVERIFY2(aided.routingAidNote.empty(), aided.routingAidNote.c_str());
+    QVERIFY(aided.routingAidAgreement >= 0.0 && aided.routingAidAgreement <= 1.0);
 }
 
 void PredictorTest::modelWithoutPredictor() {

@@ -20,9 +20,10 @@ struct LoadOptions {
     std::string device = "auto";   ///< auto, cpu, cuda or cuda:N
     std::string dtype = "float32"; ///< compute dtype: float32 or bfloat16 (float16 is refused)
     int threads = 0;               ///< CPU threads for LibTorch; 0 = one per core
-    bool noDrop = false;           ///< ignore expert_capacity (no token is ever dropped)
-    int64_t maxLength = 512;       ///< inputs are truncated to this many tokens
-    bool loadPredictor = true;     ///< load predictor.json/.safetensors when the folder has them
+    std::string io = "uring";  ///< how experts are read from disk: uring (pread where unavailable) or pread
+    bool noDrop = false;       ///< ignore expert_capacity (no token is ever dropped)
+    int64_t maxLength = 512;   ///< inputs are truncated to this many tokens
+    bool loadPredictor = true; ///< load predictor.json/.safetensors when the folder has them
 };
 
 /// One input: a text, or a sentence pair.

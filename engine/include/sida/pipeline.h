@@ -34,7 +34,9 @@ Policy parsePolicy(const std::string& name);
 std::vector<Policy> allPolicies();
 
 /// Which resident expert makes room when the pool is full (never one the batch still needs).
-enum class Eviction { Fifo, Lru };
+/// Fifo and Lru first keep what the queued batches need, soonest first, and break ties by age;
+/// PlainFifo is blind to the queue: the oldest copy goes, as in the paper.
+enum class Eviction { Fifo, Lru, PlainFifo };
 std::string evictionName(Eviction eviction);
 Eviction parseEviction(const std::string& name);
 
@@ -57,6 +59,12 @@ struct PipelineOptions {
     bool shadowRouter = true;   ///< sida: also run each router to record hits and misses
     bool scaleByRouter = false; ///< sida: scale by the (shadow) router's probability instead
 };
+
+/// The paper's setup (Du et al., MLSys 2024): sida with plain FIFO eviction, no caching across
+/// batches and no shadow router, so no router runs. The other settings keep `base`'s values.
+PipelineOptions paperPreset(PipelineOptions base = {});
+/// Whether `options` are the paper's setup.
+bool isPaperPreset(const PipelineOptions& options);
 
 /// Checks every setting; sida::Error naming the one at fault.
 void validate(const PipelineOptions& options, const ModelInfo& model);

@@ -119,13 +119,22 @@ struct PredictorReport {
     double top1HitRate = 0.0; ///< mean over layers
     double topKHitRate = 0.0;
     double majorityBaseline = 0.0; ///< top-1 of always predicting each layer's most used expert
+    /// Baselines from the training set, when one is given (-1 otherwise). What reading only the
+    /// token gets: the top-1 of each token id's most frequent expert in the training set's routes.
+    double tokenLookupTop1 = -1.0;
+    /// How often the routers choose what the routing aid's token-to-expert table says (the table
+    /// the model was trained toward, rebuilt from the training set and the recorded seed).
+    double routingAidAgreement = -1.0;
+    std::string routingAidNote; ///< why routingAidAgreement was not measured, if it was not
     std::vector<PredictorLayerReport> layers;
     double predictorMsPerSequence = 0.0; ///< batch 1, on the model's device
     double modelMsPerSequence = 0.0;     ///< the model's own forward, same inputs
 };
 
-/// Measures the model's predictor against its routers on a data set.
+/// Measures the model's predictor against its routers on a data set; with `trainingSet`, also
+/// against the two token-only baselines (tokenLookupTop1, routingAidAgreement).
 PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int topK = 3,
-                                  const ProgressCallback& progress = {}, const CancelToken& cancel = {});
+                                  const Dataset* trainingSet = nullptr, const ProgressCallback& progress = {},
+                                  const CancelToken& cancel = {});
 
 } // namespace sida

@@ -57,6 +57,10 @@ uint64_t meminfoBytes(const std::string& key) {
     return 0;
 }
 
+int resolvedThreads(int threads) {
+    return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 } // namespace
 
 bool cudaAvailable() {
@@ -120,12 +124,28 @@ std::string cpuModelName() {
 }
 
 void setComputeThreads(int threads) {
-    const int count =
-        threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int count = resolvedThreads(threads);
     // LibTorch allows the inter-op pool to be sized once, before any parallel work.
     static std::once_flag interop;
     std::call_once(interop, [] { at::set_num_interop_threads(1); });
     at::set_num_threads(count);
+}
+
+// OpenMP and MKL size their teams per thread, but LibTorch offers only a process-wide setter, which
+// would change the other threads' counts too. Both runtimes are loaded with LibTorch; looked up at
+// run time, so that a LibTorch built without them works too. (MKL's C name for
+// mkl_set_num_threads_local: the lower-case symbol is its Fortran entry point, taking a pointer.)
+void setCallingThreadComputeThreads(int threads) {
+    static const auto setOpenMpThreads =
+        reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+    static const auto setMklThreads =
+        reinterpret_cast<int (*)(int)>(dlsym(RTLD_DEFAULT, "MKL_Set_Num_Threads_Local"));
+    // LibTorch sets a thread's count when it first asks for it, from the process-wide count: ask
+    // now (inside LibTorch, whose thread-local flag this is), so that it does not undo what follows.
+    (void)at::get_num_threads();
+    const int count = resolvedThreads(threads);
+    if (setOpenMpThreads) setOpenMpThreads(count);
+    if (setMklThreads) setMklThreads(count);
 }
 
 } // namespace sida::detail

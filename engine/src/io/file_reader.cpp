@@ -31,7 +31,31 @@ bool directReadWorks(int fd) {
     return n >= 0;
 }
 
+class PreadReader : public SpanReader {
+public:
+    SpanOutcome read(int fd, std::byte* buffer, uint64_t offset, uint64_t length, uint64_t needed) override {
+        uint64_t done = 0;
+        while (done < needed) {
+            const ssize_t n = ::pread(fd, buffer + done, length - done, static_cast<off_t>(offset + done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return {errno, false, 0};
+            if (n == 0) return {0, true, done};
+            done += static_cast<uint64_t>(n);
+        }
+        return {};
+    }
+    std::string name() const override { return "pread"; }
+};
+
 } // namespace
+
+std::unique_ptr<SpanReader> makePreadReader() { return std::make_unique<PreadReader>(); }
+
+IoMode parseIoMode(const std::string& text, const std::string& what) {
+    if (text == "pread") return IoMode::Pread;
+    if (text == "uring") return IoMode::Uring;
+    throw Error(what + ": use uring or pread, not '" + text + "'");
+}
 
 AlignedSpan alignedSpan(const FileRange& range) {
     const uint64_t first = roundDown(range.offset);
@@ -39,8 +63,10 @@ AlignedSpan alignedSpan(const FileRange& range) {
 }
 
 FileByteSource::FileByteSource(std::vector<std::filesystem::path> files, std::vector<uint64_t> sizes,
-                               bool preferDirect)
+                               bool preferDirect, IoMode mode)
     : paths_(std::move(files)), sizes_(std::move(sizes)) {
+    if (mode == IoMode::Uring) reader_ = makeUringReader(&fallback_);
+    if (!reader_) reader_ = makePreadReader();
     direct_ = preferDirect;
     for (const auto& path : paths_) {
         int fd = preferDirect ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT) : -1;
@@ -65,6 +91,12 @@ FileByteSource::~FileByteSource() {
     for (int fd : descriptors_) ::close(fd);
 }
 
+std::string FileByteSource::description() const {
+    std::string text = reader_->name() + (direct_ ? ", O_DIRECT" : ", buffered");
+    if (!fallback_.empty()) text += " (io_uring unavailable: " + fallback_ + ")";
+    return text;
+}
+
 std::string FileByteSource::describe(uint32_t file) const {
     return file < paths_.size() ? paths_[file].string() : "checkpoint file " + std::to_string(file);
 }
@@ -80,19 +112,14 @@ void FileByteSource::read(const FileRange& range, std::byte* buffer) {
                     std::to_string(sizes_[range.file]) + " bytes when the model was opened and is " +
                     std::to_string(status.st_size) + " now (re-exported or truncated?); reopen the model");
     const AlignedSpan span = alignedSpan(range);
-    // The aligned span may run past the end of the file; only the range's own bytes must arrive.
-    const uint64_t needed = span.dataOffset + range.length;
-    uint64_t done = 0;
-    while (done < needed) {
-        const ssize_t n =
-            ::pread(fd, buffer + done, span.bufferBytes - done, static_cast<off_t>(span.fileOffset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw Error("reading " + rangeText(path, range) + " failed: " + std::strerror(errno));
-        if (n == 0)
-            throw Error("reading " + rangeText(path, range) + " failed: the file ends after " +
-                        std::to_string(span.fileOffset + done) + " bytes (truncated under the engine?)");
-        done += static_cast<uint64_t>(n);
-    }
+    const SpanOutcome outcome =
+        reader_->read(fd, buffer, span.fileOffset, span.bufferBytes, span.dataOffset + range.length);
+    if (outcome.error != 0)
+        throw Error("reading " + rangeText(path, range) + " failed: " + std::strerror(outcome.error));
+    if (outcome.ended)
+        throw Error("reading " + rangeText(path, range) + " failed: the file ends after " +
+                    std::to_string(span.fileOffset + outcome.endedAt) +
+                    " bytes (truncated under the engine?)");
 }
 
 } // namespace sida::detail

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,6 +34,37 @@ struct AlignedSpan {
 };
 AlignedSpan alignedSpan(const FileRange& range);
 
+/// How reading one span of a file ended.
+struct SpanOutcome {
+    int error = 0;        ///< errno of a failed read; 0 when none failed
+    bool ended = false;   ///< the file ended before the span's needed bytes
+    uint64_t endedAt = 0; ///< where it ended, from the span's start
+};
+
+/// Reads spans of open files into aligned buffers, retrying short reads and EINTR.
+class SpanReader {
+public:
+    virtual ~SpanReader() = default;
+    /// Reads [offset, offset + length) of `fd` into `buffer`; only the first `needed` bytes must
+    /// arrive (the aligned span may run past the end of the file).
+    virtual SpanOutcome read(int fd, std::byte* buffer, uint64_t offset, uint64_t length,
+                             uint64_t needed) = 0;
+    /// "pread" or "io_uring", for reports.
+    virtual std::string name() const = 0;
+};
+
+/// pread() on the calling thread: one request per span, the kernel splits it.
+std::unique_ptr<SpanReader> makePreadReader();
+/// io_uring: each span in chunks submitted together, so one thread keeps several requests queued
+/// on the disk. nullptr where io_uring is unavailable (an old kernel, a seccomp filter, a build
+/// without liburing), with the reason in `why`.
+std::unique_ptr<SpanReader> makeUringReader(std::string* why);
+
+/// How expert bytes are read: `Uring` falls back to pread where io_uring is unavailable.
+enum class IoMode { Pread, Uring };
+/// "pread" or "uring"; sida::Error naming `what` otherwise.
+IoMode parseIoMode(const std::string& text, const std::string& what);
+
 /// Reads ranges of a checkpoint's files. Thread-safe. Errors are sida::Error naming the file and
 /// the range: a short read, an I/O error, or a file whose size changed since the model was opened.
 class ByteSource {
@@ -40,24 +72,26 @@ public:
     virtual ~ByteSource() = default;
     /// Reads `alignedSpan(range)` into `buffer` (kDirectAlignment-aligned, bufferBytes long).
     virtual void read(const FileRange& range, std::byte* buffer) = 0;
-    /// Whether reads bypass the page cache (O_DIRECT).
-    virtual bool direct() const = 0;
+    /// How it reads, for reports: "io_uring, O_DIRECT", "pread, buffered".
+    virtual std::string description() const = 0;
     /// The file's path, for messages.
     virtual std::string describe(uint32_t file) const = 0;
 };
 
-/// The checkpoint's files, read with pread(): with O_DIRECT where the filesystem allows it
-/// (tmpfs and some others refuse it: buffered reads there).
+/// The checkpoint's files, read with pread() or io_uring: with O_DIRECT where the filesystem
+/// allows it (tmpfs and some others refuse it: buffered reads there).
 class FileByteSource : public ByteSource {
 public:
     /// `sizes`: each file's size when its header was validated.
-    FileByteSource(std::vector<std::filesystem::path> files, std::vector<uint64_t> sizes, bool preferDirect);
+    FileByteSource(std::vector<std::filesystem::path> files, std::vector<uint64_t> sizes, bool preferDirect,
+                   IoMode mode = IoMode::Pread);
     ~FileByteSource() override;
     FileByteSource(const FileByteSource&) = delete;
     FileByteSource& operator=(const FileByteSource&) = delete;
 
     void read(const FileRange& range, std::byte* buffer) override;
-    bool direct() const override { return direct_; }
+    /// Names the fallback when io_uring was asked for and is unavailable.
+    std::string description() const override;
     std::string describe(uint32_t file) const override;
 
 private:
@@ -65,6 +99,8 @@ private:
     std::vector<uint64_t> sizes_;
     std::vector<int> descriptors_;
     bool direct_ = false;
+    std::unique_ptr<SpanReader> reader_;
+    std::string fallback_; ///< why io_uring was asked for and not used
 };
 
 } // namespace sida::detail

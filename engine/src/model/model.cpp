@@ -130,7 +130,11 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     impl->info.path = std::filesystem::weakly_canonical(dir);
     impl->info.maxLength = options.maxLength;
     impl->dtype = detail::parseComputeDType(options.dtype);
+    const detail::IoMode io = detail::parseIoMode(options.io, "I/O mode");
     detail::setComputeThreads(options.threads);
+    // Loading gains little from a parallel team, which would stay on this thread, idle, and slow
+    // the pipeline's (device.h, setCallingThreadComputeThreads).
+    detail::setCallingThreadComputeThreads(1);
     impl->device = detail::resolveDevice(options.device);
 
     if (progress) progress({"reading config.json", 0, 0, ""});
@@ -154,7 +158,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     if (progress) progress({"indexing experts", 0, 0, ""});
     impl->experts =
         std::make_unique<detail::ExpertStore>(impl->info.config, impl->info.config.sparseBlocks(),
-                                              *impl->checkpoint, impl->dtype, impl->device, cancel);
+                                              *impl->checkpoint, impl->dtype, impl->device, io, cancel);
     // Both caches start empty: experts are read from disk when first needed. Model::classify
     // uses them under the automatic budgets; a pipeline sets its own.
     const detail::CacheSizes sizes =
@@ -197,28 +201,30 @@ std::vector<Classification> Model::classify(const std::vector<TextInput>& inputs
         results[i].truncated = e.truncated;
         runnable.push_back(i);
     }
-    c10::InferenceMode guard;
-    for (size_t start = 0; start < runnable.size(); start += batchSize) {
-        const size_t end = std::min(runnable.size(), start + batchSize);
-        std::vector<std::vector<int64_t>> sequences;
-        for (size_t j = start; j < end; ++j) sequences.push_back(encoded[runnable[j]]);
-        const detail::TokenBatch batch = m.pad(sequences);
-        const auto lock = m.experts->lock();
-        detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
-        const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
-        const at::Tensor probs =
-            at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1)
-                .to(at::kDouble)
-                .cpu();
-        for (size_t j = start; j < end; ++j) {
-            Classification& r = results[runnable[j]];
-            const at::Tensor row = probs[static_cast<int64_t>(j - start)];
-            r.probabilities.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
-            r.label = row.argmax().item<int64_t>();
-            r.labelName = m.info.labels[r.label];
-            r.confidence = r.probabilities[r.label];
+    detail::runWithComputeThreads(m.options.threads, [&] {
+        c10::InferenceMode guard;
+        for (size_t start = 0; start < runnable.size(); start += batchSize) {
+            const size_t end = std::min(runnable.size(), start + batchSize);
+            std::vector<std::vector<int64_t>> sequences;
+            for (size_t j = start; j < end; ++j) sequences.push_back(encoded[runnable[j]]);
+            const detail::TokenBatch batch = m.pad(sequences);
+            const auto lock = m.experts->lock();
+            detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
+            const auto out = detail::runEncoder(m.config(), m.weights, batch, hooks, {});
+            const at::Tensor probs =
+                at::softmax(detail::classifierLogits(m.weights, out.hidden, batch.mask, {}), -1)
+                    .to(at::kDouble)
+                    .cpu();
+            for (size_t j = start; j < end; ++j) {
+                Classification& r = results[runnable[j]];
+                const at::Tensor row = probs[static_cast<int64_t>(j - start)];
+                r.probabilities.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+                r.label = row.argmax().item<int64_t>();
+                r.labelName = m.info.labels[r.label];
+                r.confidence = r.probabilities[r.label];
+            }
         }
-    }
+    });
     return results;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "predictor/collected.h"
 
+#include "device/device.h"
 #include "io/tensor_io.h"
 
 #include "sida/errors.h"
@@ -158,13 +159,15 @@ CollectResult collectRouterLogits(const Model& model, const Dataset& data, const
                 continue;
             }
         }
-        const detail::TeacherData part = detail::collectTeacher(
-            m, {sequences.begin() + first, sequences.begin() + last}, options.topT, options.batchSize,
-            [&](const Progress& p) {
-                if (progress)
-                    progress({"collecting", first + p.done, total, "shard " + std::to_string(index)});
-            },
-            cancel);
+        const detail::TeacherData part = detail::runWithComputeThreads(m.options.threads, [&] {
+            return detail::collectTeacher(
+                m, {sequences.begin() + first, sequences.begin() + last}, options.topT, options.batchSize,
+                [&](const Progress& p) {
+                    if (progress)
+                        progress({"collecting", first + p.done, total, "shard " + std::to_string(index)});
+                },
+                cancel);
+        });
         detail::writeShard(path, part, fingerprint, m.info.moeBlocks, result.fullLogits);
         ++result.shards;
         result.sequences += last - first;

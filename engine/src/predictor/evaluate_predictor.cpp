@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: MIT
 // sida eval-predictor: how well the predictor anticipates the routers, and what it costs.
+#include "device/device.h"
 #include "model/switch_encoder.h"
 #include "predictor/distillation.h"
 #include "serving/serving_hooks.h"
+#include "train/trainer.h"
+#include "train/training_data.h"
 
+#include "sida/checksum.h"
 #include "sida/errors.h"
 
 #include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <set>
 
 namespace sida {
@@ -57,6 +63,77 @@ std::vector<PredictorMiss> frequentMisses(const std::vector<std::vector<int64_t>
     return misses;
 }
 
+// Every real token's id, in the teacher's row order.
+at::Tensor rowTokenIds(const detail::TeacherData& teacher) {
+    std::vector<int64_t> ids;
+    ids.reserve(static_cast<size_t>(teacher.rows()));
+    for (const auto& sequence : teacher.sequences) ids.insert(ids.end(), sequence.begin(), sequence.end());
+    return at::tensor(ids, at::kLong);
+}
+
+// The share of the tokens whose router chose what `table` (per layer, indexed by token id) says,
+// mean over layers.
+double tableAgreement(const std::vector<at::Tensor>& table, const detail::TeacherData& teacher) {
+    const at::Tensor ids = rowTokenIds(teacher);
+    double sum = 0.0;
+    for (size_t l = 0; l < table.size(); ++l)
+        sum += table[l]
+                   .index_select(0, ids)
+                   .eq(teacher.topIndices[l].select(1, 0))
+                   .to(at::kDouble)
+                   .mean()
+                   .item<double>();
+    return table.empty() ? 0.0 : sum / static_cast<double>(table.size());
+}
+
+// Each token id's most frequent expert in the routes of `train`; the layer's most used expert for
+// the ids it never routes.
+std::vector<at::Tensor> tokenLookup(const detail::TeacherData& train, int64_t vocab, int64_t experts) {
+    const at::Tensor ids = rowTokenIds(train);
+    std::vector<at::Tensor> table;
+    for (const at::Tensor& top : train.topIndices) {
+        const at::Tensor actual = top.select(1, 0);
+        const at::Tensor counts =
+            at::bincount(ids * experts + actual, {}, vocab * experts).view({vocab, experts});
+        const at::Tensor mostUsed = at::bincount(actual, {}, experts).argmax();
+        table.push_back(at::where(counts.sum(1) > 0, counts.argmax(1), mostUsed));
+    }
+    return table;
+}
+
+// The routing aid's token-to-expert table the model was trained toward, rebuilt as training built
+// it: from the same training set (checked by its SHA-256 in training.json) and the recorded seed.
+// Empty, with the reason in `why`, when that cannot be done.
+std::vector<at::Tensor> routingAidTable(const Model::Impl& m, const Dataset& train, std::string& why) {
+    const std::filesystem::path path = m.info.path / "training.json";
+    std::ifstream in(path);
+    if (!in) {
+        why = "the model folder has no training.json";
+        return {};
+    }
+    const nlohmann::json record = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (record.is_discarded() || !record.contains("recipe") || !record.contains("seed")) {
+        why = path.string() + " is not a training record";
+        return {};
+    }
+    if (record["recipe"].value("token_routing_weight", 0.0) <= 0) {
+        why = "the model was trained without the routing aid";
+        return {};
+    }
+    std::string recorded;
+    for (const auto& file : record.value("data", nlohmann::json::array()))
+        if (file.value("role", "") == "train") recorded = file.value("sha256", "");
+    if (recorded != sha256File(train.source)) {
+        why = train.source + " is not the training set the model was trained on (its SHA-256 differs from " +
+              path.string() + "'s)";
+        return {};
+    }
+    const detail::TokenizedSet set = detail::tokenizeExamples(
+        train, *m.tokenizer, record["recipe"].value("max_length", m.info.maxLength), m.info.labels);
+    return detail::balancedTokenExperts(set, m.config().vocab_size, m.config().num_experts,
+                                        m.info.moeBlocks.size(), record["seed"].get<uint64_t>());
+}
+
 // Milliseconds per sequence at batch 1 for the predictor and for the model's own forward.
 std::pair<double, double> timePerSequence(const Model::Impl& m, detail::PredictorNet& net,
                                           const std::vector<std::vector<int64_t>>& sequences) {
@@ -84,10 +161,8 @@ std::pair<double, double> timePerSequence(const Model::Impl& m, detail::Predicto
     return {predictor, model};
 }
 
-} // namespace
-
-PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int topK,
-                                  const ProgressCallback& progress, const CancelToken& cancel) {
+PredictorReport evaluateHere(const Model& model, const Dataset& data, int topK, const Dataset* trainingSet,
+                             const ProgressCallback& progress, const CancelToken& cancel) {
     const Model::Impl& m = model.impl();
     if (!m.predictor)
         throw Error("model '" + m.info.path.string() +
@@ -145,9 +220,26 @@ PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int t
         report.topKHitRate += layer.topKHitRate / static_cast<double>(layers);
         report.layers.push_back(std::move(layer));
     }
+    if (trainingSet) {
+        const detail::TeacherData train =
+            detail::collectTeacher(m, tokenize(m, *trainingSet), 1, 64, progress, cancel);
+        report.tokenLookupTop1 = tableAgreement(tokenLookup(train, m.config().vocab_size, experts), teacher);
+        const std::vector<at::Tensor> aid = routingAidTable(m, *trainingSet, report.routingAidNote);
+        if (!aid.empty()) report.routingAidAgreement = tableAgreement(aid, teacher);
+    }
     std::tie(report.predictorMsPerSequence, report.modelMsPerSequence) =
         timePerSequence(m, net, teacher.sequences);
     return report;
+}
+
+} // namespace
+
+PredictorReport evaluatePredictor(const Model& model, const Dataset& data, int topK,
+                                  const Dataset* trainingSet, const ProgressCallback& progress,
+                                  const CancelToken& cancel) {
+    return detail::runWithComputeThreads(model.impl().options.threads, [&] {
+        return evaluateHere(model, data, topK, trainingSet, progress, cancel);
+    });
 }
 
 } // namespace sida

@@ -113,9 +113,12 @@ nlohmann::json recipeOf(const PredictorTrainOptions& o, int64_t trainSequences, 
 
 } // namespace
 
-PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
-                                    const std::function<void(const PredictorEpoch&)>& onEpoch,
-                                    const ProgressCallback& progress, const CancelToken& cancel) {
+namespace {
+
+// Runs on a thread of its own (trainPredictor), with the options' thread count.
+PredictorTrainResult trainOnThisThread(const PredictorTrainOptions& options,
+                                       const std::function<void(const PredictorEpoch&)>& onEpoch,
+                                       const ProgressCallback& progress, const CancelToken& cancel) {
     validate(options);
     const auto start = Clock::now();
     LoadOptions load;
@@ -125,6 +128,7 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
     load.maxLength = options.maxLength;
     load.loadPredictor = false; // it is being replaced
     const auto model = Model::load(options.modelDir, load, progress, cancel);
+    detail::setCallingThreadComputeThreads(options.threads); // loading set it to one
     const Model::Impl& m = model->impl();
     const std::string fingerprint = m.fingerprint();
 
@@ -214,6 +218,15 @@ PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
     }
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
+}
+
+} // namespace
+
+PredictorTrainResult trainPredictor(const PredictorTrainOptions& options,
+                                    const std::function<void(const PredictorEpoch&)>& onEpoch,
+                                    const ProgressCallback& progress, const CancelToken& cancel) {
+    return detail::runWithComputeThreads(
+        options.threads, [&] { return trainOnThisThread(options, onEpoch, progress, cancel); });
 }
 
 } // namespace sida

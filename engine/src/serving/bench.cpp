@@ -295,6 +295,7 @@ std::string benchReportToJson(const BenchReport& report) {
                                 {"eviction", evictionName(o.eviction)},
                                 {"cache_across_batches", o.cacheAcrossBatches},
                                 {"shadow_router", o.shadowRouter},
+                                {"paper_preset", isPaperPreset(o)},
                                 {"runs", runs}};
     return out.dump(2);
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "serving/copy_engine.h"
 
+#include "device/device.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -77,6 +79,7 @@ std::shared_ptr<CopyTicket> CopyEngine::submit(std::function<void()> work) {
 }
 
 void CopyEngine::loop() {
+    setCallingThreadComputeThreads(1);
     while (true) {
         std::shared_ptr<CopyTicket> ticket;
         {

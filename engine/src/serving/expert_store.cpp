@@ -66,14 +66,14 @@ namespace {
 // would only contend for the same disk.
 constexpr int kIoThreads = 4;
 
-std::shared_ptr<ByteSource> checkpointSource(const Checkpoint& checkpoint) {
+std::shared_ptr<ByteSource> checkpointSource(const Checkpoint& checkpoint, IoMode io) {
     std::vector<std::filesystem::path> paths;
     std::vector<uint64_t> sizes;
     for (const auto& file : checkpoint.files()) {
         paths.push_back(file->path());
         sizes.push_back(file->mapping().bytes().size());
     }
-    return std::make_shared<FileByteSource>(std::move(paths), std::move(sizes), /*preferDirect=*/true);
+    return std::make_shared<FileByteSource>(std::move(paths), std::move(sizes), /*preferDirect=*/true, io);
 }
 
 uint32_t fileIndex(const Checkpoint& checkpoint, const SafetensorsFile* file) {
@@ -86,7 +86,7 @@ uint32_t fileIndex(const Checkpoint& checkpoint, const SafetensorsFile* file) {
 } // namespace
 
 ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>& moeBlocks,
-                         const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device,
+                         const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device, IoMode io,
                          const CancelToken& cancel)
     : layers_(static_cast<int>(moeBlocks.size())), experts_(config.num_experts), dModel_(config.d_model),
       dFf_(config.d_ff),
@@ -126,7 +126,7 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
     if (!sources.empty() && sources.front().wi.length + sources.front().wo.length == 0)
         throw Error("internal error: experts without bytes");
     host_ = std::make_unique<HostCache>(std::move(sources), experts_, wiShape, woShape,
-                                        checkpointSource(checkpoint), device.is_cuda(), kIoThreads);
+                                        checkpointSource(checkpoint, io), device.is_cuda(), kIoThreads);
     if (device.is_cuda())
         copyStream_ = c10::impl::VirtualGuardImpl(device.type()).getStreamFromGlobalPool(device, false);
     else
@@ -140,9 +140,7 @@ ExpertStore::~ExpertStore() {
     if (device_.is_cuda()) c10::impl::VirtualGuardImpl(device_.type()).synchronizeDevice(device_.index());
 }
 
-std::string ExpertStore::ioDescription() const {
-    return host_->source()->direct() ? "pread, O_DIRECT" : "pread, buffered";
-}
+std::string ExpertStore::ioDescription() const { return host_->source()->description(); }
 
 std::vector<int32_t> ExpertStore::residentExperts(int layer) const {
     std::vector<int32_t> experts;
@@ -224,12 +222,15 @@ int64_t ExpertStore::chooseVictim(const NeedOf& need, Eviction eviction) const {
         // its turn comes.
         const ExpertKey key = *slots_[i].key;
         const Use use = need(key);
-        const uint64_t age = eviction == Eviction::Fifo ? slots_[i].loadedAt : slots_[i].lastUsed;
+        const uint64_t age = eviction == Eviction::Lru ? slots_[i].lastUsed : slots_[i].loadedAt;
         int64_t order = static_cast<int64_t>(age);
-        if (use.need == Need::Later)
+        if (use.need == Need::Later && eviction != Eviction::PlainFifo)
             order = -static_cast<int64_t>(std::min<uint64_t>(use.nextUse, INT64_MAX));
         if (use.need == Need::Needed) order = -static_cast<int64_t>(flatIndex(key));
-        const std::pair<int, int64_t> rank{static_cast<int>(use.need), order};
+        // Plain FIFO sees only whether this batch still needs an expert, not the queued batches.
+        const int needClass =
+            eviction == Eviction::PlainFifo ? (use.need == Need::Needed ? 1 : 0) : static_cast<int>(use.need);
+        const std::pair<int, int64_t> rank{needClass, order};
         if (best < 0 || rank < bestRank) {
             best = static_cast<int64_t>(i);
             bestRank = rank;

@@ -58,7 +58,7 @@ class ExpertStore {
 public:
     /// Validates every expert's name, shape and dtype in the checkpoint; reads none of them.
     ExpertStore(const SwitchConfig& config, const std::vector<int64_t>& moeBlocks,
-                const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device,
+                const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device, IoMode io,
                 const CancelToken& cancel);
     ~ExpertStore();
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "serving/host_cache.h"
 
+#include "device/device.h"
+
 #include "sida/errors.h"
 
 #include <algorithm>
@@ -255,6 +257,7 @@ void HostCache::endBusy() {
 }
 
 void HostCache::ioLoop() {
+    setCallingThreadComputeThreads(1);
     Lock lock(mutex_);
     while (true) {
         changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });

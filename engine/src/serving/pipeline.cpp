@@ -197,6 +197,7 @@ WorkItem Pipeline::Impl::form(std::vector<EntryPtr> entries, const PipelineOptio
 }
 
 void Pipeline::Impl::hashLoop() {
+    detail::setCallingThreadComputeThreads(1);
     c10::InferenceMode inference;
     // With CUDA the predictor runs on its own stream, beside the inference thread's work.
     std::optional<c10::StreamGuard> ownStream;

@@ -30,12 +30,36 @@ Policy parsePolicy(const std::string& name) {
     throw Error("policy '" + name + "' is unknown (use standard, ondemand, sida, sida-exact or oracle)");
 }
 
-std::string evictionName(Eviction eviction) { return eviction == Eviction::Fifo ? "fifo" : "lru"; }
+std::string evictionName(Eviction eviction) {
+    switch (eviction) {
+    case Eviction::Fifo:
+        return "fifo";
+    case Eviction::Lru:
+        return "lru";
+    case Eviction::PlainFifo:
+        return "plain-fifo";
+    }
+    return "unknown";
+}
 
 Eviction parseEviction(const std::string& name) {
-    if (name == "fifo") return Eviction::Fifo;
-    if (name == "lru") return Eviction::Lru;
-    throw Error("eviction '" + name + "' is unknown (use fifo or lru)");
+    for (Eviction e : {Eviction::Fifo, Eviction::Lru, Eviction::PlainFifo})
+        if (name == evictionName(e)) return e;
+    throw Error("eviction '" + name + "' is unknown (use fifo, lru or plain-fifo)");
+}
+
+PipelineOptions paperPreset(PipelineOptions base) {
+    base.policy = Policy::Sida;
+    base.eviction = Eviction::PlainFifo;
+    base.cacheAcrossBatches = false;
+    base.shadowRouter = false;
+    base.scaleByRouter = false;
+    return base;
+}
+
+bool isPaperPreset(const PipelineOptions& o) {
+    return o.policy == Policy::Sida && o.eviction == Eviction::PlainFifo && !o.cacheAcrossBatches &&
+           !o.shadowRouter && !o.scaleByRouter;
 }
 
 namespace {

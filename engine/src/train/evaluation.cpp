@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "train/evaluation.h"
 
+#include "device/device.h"
 #include "model/model_impl.h"
 #include "model/switch_encoder.h"
 #include "serving/serving_hooks.h"
@@ -120,11 +121,13 @@ EvalReport evaluate(const Model& model, const Dataset& data, int batchSize, cons
         throw Error("model '" + m.info.path.string() + "' has no classifier head to evaluate");
     const detail::TokenizedSet set =
         detail::tokenizeExamples(data, *m.tokenizer, m.info.maxLength, m.info.labels);
-    c10::InferenceMode guard;
-    const auto lock = m.experts->lock();
-    detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
-    EvalReport report = detail::evaluateTokenized(m.config(), m.weights, m.device, hooks, set, m.info.labels,
-                                                  batchSize, progress, cancel);
+    EvalReport report = detail::runWithComputeThreads(m.options.threads, [&] {
+        c10::InferenceMode guard;
+        const auto lock = m.experts->lock();
+        detail::StoreRouterHooks hooks(*m.experts, m.options.noDrop);
+        return detail::evaluateTokenized(m.config(), m.weights, m.device, hooks, set, m.info.labels,
+                                         batchSize, progress, cancel);
+    });
     report.skipped.insert(report.skipped.begin(), data.problems.begin(), data.problems.end());
     return report;
 }

@@ -126,10 +126,10 @@ PipelineOptions EngineController::runnableOptions(const PipelineOptions& request
     PipelineOptions options = requested;
     const ModelInfo& info = m_model->info();
     if (policyNeedsPredictor(options.policy) && !info.predictor.present) {
-        *note = QStringLiteral("This model has no predictor, so %1 cannot run: serving with Standard. "
+        *note = QStringLiteral("This model has no predictor, so %1 cannot run: serving On demand. "
                                "Train a predictor on the Model page to use SiDA.")
                     .arg(policyTitle(options.policy));
-        options.policy = Policy::Standard;
+        options.policy = Policy::OnDemand;
     }
     const int experts = static_cast<int>(info.config.num_experts);
     if (options.topK > experts) options.topK = experts;

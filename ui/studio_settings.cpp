@@ -45,9 +45,9 @@ Theme parseTheme(const QString& name) {
 }
 
 StudioSettings::StudioSettings() {
-    // Without a predictor only standard and ondemand run; the app starts on the reference policy
-    // and the user opts into SiDA once the model has its predictor.
-    pipeline.policy = Policy::Standard;
+    // A first launch serves SiDA, the method the app shows; a model without a predictor is served
+    // On demand instead (EngineController::runnableOptions).
+    pipeline.policy = Policy::Sida;
 }
 
 StudioSettings StudioSettings::load(QSettings& s) {

@@ -142,7 +142,7 @@ int runTrainPredictor(const Arguments& arguments) {
         .flag("--bidirectional", "a bidirectional LSTM")
         .option("--epochs", "N", "maximum epochs", std::to_string(d.epochs))
         .option("--batch", "N", "sequences per step", std::to_string(d.batchSize))
-        .option("--lr", "X", "Adam learning rate", "5e-05")
+        .option("--lr", "X", "Adam learning rate", "0.001")
         .option("--lambda", "X", "weight of the cross-entropy term", "0.005")
         .option("--top-t", "T", "distil over the teacher's top-T experts", std::to_string(d.topT))
         .option("--patience", "N", "epochs without dev improvement before stopping",

@@ -340,6 +340,30 @@ private Q_SLOTS:
         QCOMPARE(predictor->stats().compared(), compared);
     }
 
+    // A fresh user's first launch: default settings serve SiDA on a model with a predictor, so the
+    // first Classify already compares the hash table with the routers; a model without one is
+    // served On demand.
+    void firstLaunchServesSida() {
+        const std::filesystem::path bundled = defaultModelDir();
+        if (bundled.empty() || !std::filesystem::exists(bundled / "predictor.json"))
+            QSKIP("the bundled demo model with its predictor is not in this checkout");
+        m_window = std::make_unique<MainWindow>(
+            new QSettings(m_dir.filePath(u"first-launch.ini"_s), QSettings::IniFormat));
+        m_window->openModel(QString::fromStdString(bundled.string()));
+        QTRY_VERIFY_WITH_TIMEOUT(controller()->isServing() && !controller()->isLoading(), kTimeoutMs);
+        QCOMPARE(int(controller()->options().policy), int(Policy::Sida));
+        QVERIFY(controller()->options().shadowRouter);
+        panel()->submitInputs(repeated(3), u"first"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(panel()->results()->pendingCount(), 0, kTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->predictorView()->stats().compared() > 0, kTimeoutMs);
+
+        m_window->openModel(QString::fromStdString(test::fixture("hf/e4-step2-fp32").string()));
+        QTRY_VERIFY_WITH_TIMEOUT(controller()->isServing() && !controller()->isLoading() &&
+                                     !controller()->modelInfo().predictor.present,
+                                 kTimeoutMs);
+        QCOMPARE(int(controller()->options().policy), int(Policy::OnDemand));
+    }
+
     void settingsSurviveARestart() {
         const QString ini = m_dir.filePath(u"roundtrip.ini"_s);
         StudioSettings settings;

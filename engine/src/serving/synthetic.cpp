@@ -649,9 +649,6 @@ SyntheticPredictorResult ensureSyntheticPredictor(const std::filesystem::path& d
     t.modelDir = dir;
     t.collected = routes / "train";
     t.devCollected = routes / "dev";
-    t.architecture.hidden = 128;
-    t.architecture.lstmLayers = 1;
-    t.learningRate = 1e-3;
     t.epochs = p.epochs;
     t.maxLength = 128;
     t.threads = p.threads;

@@ -18,8 +18,8 @@ void addLoadOptions(ArgParser& parser) {
         .option("--max-length", "N", "truncate inputs to N tokens", "512")
         .option(
             "--io", "M",
-            "how experts are read from disk: uring (io_uring; pread where the kernel refuses it) or pread",
-            "uring")
+            "how experts are read from disk: pread, or uring (io_uring; pread where the kernel refuses it)",
+            "pread")
         .flag("--no-drop", "ignore expert_capacity: never drop a token");
 }
 

@@ -9,7 +9,7 @@
 #   tests/bench/run_disk_benchmarks.sh [OUT_DIR] [SECTION...]   (default: build/bench-disk; all)
 #       SECTIONS: bandwidth base128 base128-small bundled large128
 #   SIDA_THREADS (default 1), SIDA_LIMIT (inputs per synthetic run, default 200),
-#   SIDA_IO (uring or pread, default uring: how experts are read)
+#   SIDA_IO (pread or uring, default pread: how experts are read)
 #
 # Without root (or without a memory cgroup to write to) the limited runs run unlimited and
 # summary.txt says so: then start the script inside a limit of your own, e.g.
@@ -21,7 +21,7 @@ sida=$PWD/build/release/bin/sida
 dev=${SIDA_GLUE_DIR:-../shared/data/glue}/SST-2/dev.tsv
 threads=${SIDA_THREADS:-1}
 limit=${SIDA_LIMIT:-200}
-io=${SIDA_IO:-uring}
+io=${SIDA_IO:-pread}
 out=${1:-build/bench-disk}
 shift || true
 sections=("$@")

@@ -52,7 +52,9 @@ for name in sorted(p.stem for p in out.glob("*.json")):
         s, o = by_policy["sida"], by_policy["ondemand"]
         print(f"   sida / ondemand: throughput {s['samples_per_second'] / o['samples_per_second']:.2f}x, "
               f"disk reads {s['disk_bytes_read'] / max(1, o['disk_bytes_read']):.2f}x")
-        ram = load(name.replace("-6g-", "-ram-").replace("-3g-", "-ram-"))
+        # The compute bound: the same model's standard run with every expert in RAM, where there is one.
+        ram_name = name.replace("-6g-", "-ram-").replace("-3g-", "-ram-")
+        ram = load(ram_name) if ram_name != name else None
         if ram and bandwidth:
             compute = runs(ram)["standard"]["batch_ms"]
             per_batch = s["disk_bytes_read"] / batches(report, s)

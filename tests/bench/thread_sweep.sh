@@ -27,7 +27,7 @@ for policy in standard sida; do
       for r in 1 2 3; do
         json="$out/$policy-b$batch-t$t-r$r.json"
         "$sida" bench --policy "$policy" --batch "$batch" --limit "$limit" --threads "$t" --device cpu \
-          --data "$dev" --json > "$json"
+          --data "$dev" --json > "$json" 2>> "$out/progress.log"
         runs+=("$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["runs"][0]["samples_per_second"], 1))' "$json")")
       done
       median=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)

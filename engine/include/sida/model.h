@@ -20,7 +20,7 @@ struct LoadOptions {
     std::string device = "auto";   ///< auto, cpu, cuda or cuda:N
     std::string dtype = "float32"; ///< compute dtype: float32 or bfloat16 (float16 is refused)
     int threads = 0;               ///< CPU threads for LibTorch; 0 = one per core
-    std::string io = "uring";  ///< how experts are read from disk: uring (pread where unavailable) or pread
+    std::string io = "pread";  ///< how experts are read from disk: pread, or uring (pread where unavailable)
     bool noDrop = false;       ///< ignore expert_capacity (no token is ever dropped)
     int64_t maxLength = 512;   ///< inputs are truncated to this many tokens
     bool loadPredictor = true; ///< load predictor.json/.safetensors when the folder has them

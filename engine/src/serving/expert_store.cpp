@@ -132,7 +132,6 @@ ExpertStore::ExpertStore(const SwitchConfig& config, const std::vector<int64_t>&
     else
         copyEngine_ = std::make_unique<CopyEngine>();
     residentFlags_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(totalExperts()));
-    host_->setPoolResidency([this](ExpertKey key) { return residentFlags_[flatIndex(key)].load(); });
     capacity_ = totalExperts();
 }
 

@@ -113,11 +113,6 @@ HostCache::~HostCache() {
     for (std::thread& t : threads_) t.join();
 }
 
-void HostCache::setPoolResidency(std::function<bool(ExpertKey)> inPool) {
-    std::lock_guard lock(mutex_);
-    inPool_ = std::move(inPool);
-}
-
 void HostCache::clear() {
     Lock lock(mutex_);
     queue_.clear();
@@ -167,11 +162,10 @@ bool HostCache::makeRoom(uint64_t use, const LookaheadView& future, bool demand)
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
         const Entry& e = it->second;
         if (e.state == Entry::State::Reading) continue;
-        // A failed read holds nothing worth keeping; an expert the pool holds is needed here only
-        // once the pool lets it go.
-        uint64_t next = kNever;
-        if (e.state != Entry::State::Failed)
-            next = inPool_ && inPool_(it->first) ? kNever - 1 : future.nextUse(it->first);
+        // A failed read holds nothing worth keeping. An expert the pool also holds is ranked by its
+        // next use like any other: the pool may drop it before then, and evicting such copies first
+        // read 1.2x more from disk (docs/BENCHMARKS.md, "The disk tier").
+        const uint64_t next = e.state == Entry::State::Failed ? kNever : future.nextUse(it->first);
         if (victim == entries_.end() || next > victimUse ||
             (next == victimUse && e.lastUsed < victim->second.lastUsed)) {
             victim = it;

@@ -13,7 +13,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,10 +43,6 @@ public:
     ~HostCache();
     HostCache(const HostCache&) = delete;
     HostCache& operator=(const HostCache&) = delete;
-
-    /// Tells the cache which experts the device pool holds: their bytes here are a second copy, so
-    /// they are evicted before any expert a queued batch needs (after those none needs).
-    void setPoolResidency(std::function<bool(ExpertKey)> inPool);
 
     /// Replaces where bytes come from (tests inject faults through this); drops every entry.
     void setSource(std::shared_ptr<ByteSource> source);
@@ -113,7 +108,6 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable changed_; ///< an entry finished reading, or the queue changed
     std::shared_ptr<ByteSource> source_;
-    std::function<bool(ExpertKey)> inPool_;
     std::map<ExpertKey, Entry> entries_;
     std::deque<ExpertKey> queue_; ///< reads not started yet, demand reads first
     int64_t capacity_ = 1;

@@ -11,10 +11,12 @@
 #include "main_window.h"
 #include "memory_view.h"
 #include "predictor_view.h"
+#include "settings_dialog.h"
 #include "studio_settings.h"
 #include "synthetic_traces.h"
 #include "throughput_view.h"
 
+#include <QPushButton>
 #include <QSettings>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -41,6 +43,27 @@ class ViewsTest : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // The Settings button sets the paper's setup, and only the serving fields it names.
+    void settingsOfferThePapersSetup() {
+        StudioSettings start;
+        start.pipeline.policy = Policy::OnDemand;
+        start.pipeline.batchSize = 5;
+        SettingsDialog dialog(start, 32, /*hasPredictor=*/true);
+        QPushButton* paper = nullptr;
+        for (QPushButton* button : dialog.findChildren<QPushButton*>())
+            if (button->text().contains(u"paper"_s)) paper = button;
+        QVERIFY(paper && paper->isEnabled());
+        QVERIFY(!isPaperPreset(dialog.settings().pipeline));
+        paper->click();
+        const PipelineOptions chosen = dialog.settings().pipeline;
+        QVERIFY(isPaperPreset(chosen));
+        QCOMPARE(chosen.batchSize, 5);
+        // Without a predictor SiDA cannot run, so neither can its preset.
+        SettingsDialog without(start, 32, /*hasPredictor=*/false);
+        for (QPushButton* button : without.findChildren<QPushButton*>())
+            if (button->text().contains(u"paper"_s)) QVERIFY(!button->isEnabled());
+    }
+
     void hashTableFollowsTheNewestBatch() {
         HashTableView view;
         view.resize(800, 500);

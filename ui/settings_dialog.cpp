@@ -72,7 +72,8 @@ SettingsDialog::SettingsDialog(const StudioSettings& settings, int maxTopK, bool
     m_batch->setRange(1, 4096);
     m_batch->setValue(p.batchSize);
     m_queueDepth = new QSpinBox(this);
-    m_queueDepth->setRange(1, 1024);
+    m_queueDepth->setRange(0, 1024);
+    m_queueDepth->setSpecialValueText(tr("automatic (16 inputs ahead, at least 4)"));
     m_queueDepth->setValue(p.hashQueueDepth);
     m_queueDepth->setToolTip(tr("How many hash tables the hash thread may build ahead of inference"));
     m_shadowRouter =

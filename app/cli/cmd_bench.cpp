@@ -42,7 +42,7 @@ void printTable(const BenchReport& report) {
                 o.topK, evictionName(o.eviction).c_str(),
                 o.cacheAcrossBatches ? "caching across batches" : "no caching across batches",
                 o.shadowRouter ? "on" : "off", isPaperPreset(o) ? " (the paper's preset)" : "",
-                o.hashQueueDepth, budgetText(o.deviceBudget).c_str(), budgetText(o.hostBudget).c_str(),
+                queueDepthFor(o), budgetText(o.deviceBudget).c_str(), budgetText(o.hostBudget).c_str(),
                 report.io.c_str(),
                 report.memoryLimitBytes
                     ? (", memory limit " + std::to_string(report.memoryLimitBytes >> 20) + " MiB").c_str()

@@ -99,8 +99,9 @@ void addServingOptions(ArgParser& parser, const std::string& defaultPolicy) {
         .flag("--no-cache", "evict every expert a batch does not need before it runs (the paper's setup; "
                             "standard keeps every expert)")
         .option("--queue", "N",
-                "hash tables the hash thread may build ahead: how far ahead both expert caches see",
-                std::to_string(d.hashQueueDepth))
+                "hash tables the hash thread may build ahead: how far ahead both expert caches see; auto: "
+                "enough to see 16 inputs ahead, at least 4",
+                "auto")
         .flag("--no-shadow", "sida: do not run the routers (no hit rate)")
         .flag("--paper", "sida with the paper's settings: plain-fifo eviction, --no-cache, --no-shadow "
                          "(no router runs); other policies refuse it")
@@ -123,7 +124,7 @@ PipelineOptions servingOptionsFrom(const Args& args) {
     o.batchSize = static_cast<int>(args.integer("--batch", 1, 4096));
     o.topK = static_cast<int>(args.integer("--top-k", 1, 4096));
     o.cacheAcrossBatches = !args.has("--no-cache");
-    o.hashQueueDepth = static_cast<int>(args.integer("--queue", 1, 1024));
+    o.hashQueueDepth = args.get("--queue") == "auto" ? 0 : static_cast<int>(args.integer("--queue", 1, 1024));
     o.shadowRouter = !args.has("--no-shadow");
     o.scaleByRouter = args.has("--scale-by-router");
     if (args.has("--paper")) {

@@ -406,7 +406,13 @@ void PipelineTest::invalidSettingsAreRefused() {
         return false;
     };
     QVERIFY(refused({.batchSize = 0}, "batch size"));
-    QVERIFY(refused({.hashQueueDepth = 0}, "queue depth"));
+    QVERIFY(refused({.hashQueueDepth = -1}, "queue depth"));
+    QVERIFY(refused({.hashQueueDepth = 1025}, "queue depth"));
+    // Automatic: 16 inputs ahead, at least 4 tables; a depth given is kept.
+    QCOMPARE(queueDepthFor({.batchSize = 1}), 16);
+    QCOMPARE(queueDepthFor({.batchSize = 3}), 6);
+    QCOMPARE(queueDepthFor({.batchSize = 8}), 4);
+    QCOMPARE(queueDepthFor({.batchSize = 1, .hashQueueDepth = 7}), 7);
     QVERIFY(refused({.topK = 5}, "top-k"));
     QVERIFY(refused({.deviceBudget = Budget::ofFraction(1.5)}, "budget"));
     QVERIFY(refused({.policy = Policy::Oracle, .topK = 2}, "oracle"));

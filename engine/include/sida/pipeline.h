@@ -43,8 +43,9 @@ Eviction parseEviction(const std::string& name);
 struct PipelineOptions {
     Policy policy = Policy::Sida;
     int batchSize = 8;
-    /// Hash tables the hash thread may build ahead: how far ahead both expert caches see.
-    int hashQueueDepth = 4;
+    /// Hash tables the hash thread may build ahead: how far ahead both expert caches see. 0:
+    /// automatic (queueDepthFor).
+    int hashQueueDepth = 0;
     int topK = 1; ///< experts per token the hash table holds (sida: all run, weighted)
     /// The device pool (GPU memory, or the RAM pool on the CPU): a share of every expert's bytes
     /// in the compute dtype, a size, or automatic. Standard always holds every expert.
@@ -65,6 +66,10 @@ struct PipelineOptions {
 PipelineOptions paperPreset(PipelineOptions base = {});
 /// Whether `options` are the paper's setup.
 bool isPaperPreset(const PipelineOptions& options);
+
+/// The hash queue's depth these options give: hashQueueDepth, or when it is 0 enough tables to see
+/// 16 inputs ahead, and at least 4.
+int queueDepthFor(const PipelineOptions& options);
 
 /// Checks every setting; sida::Error naming the one at fault.
 void validate(const PipelineOptions& options, const ModelInfo& model);

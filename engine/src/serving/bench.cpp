@@ -288,7 +288,7 @@ std::string benchReportToJson(const BenchReport& report) {
                                 {"top_k", o.topK},
                                 {"device_budget", budgetText(o.deviceBudget)},
                                 {"host_budget", budgetText(o.hostBudget)},
-                                {"queue_depth", o.hashQueueDepth},
+                                {"queue_depth", queueDepthFor(o)},
                                 {"io", report.io},
                                 {"memory_limit_bytes", report.memoryLimitBytes},
                                 {"non_expert_bytes", report.nonExpertBytes},

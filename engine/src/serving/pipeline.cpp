@@ -109,7 +109,7 @@ struct Pipeline::Impl {
     Impl(std::shared_ptr<Model> model, PipelineOptions options, ResultCallback onResult,
          TraceObserver onTrace)
         : model(std::move(model)), m(this->model->impl()), onResult(std::move(onResult)),
-          onTrace(std::move(onTrace)), options(options), queue(static_cast<size_t>(options.hashQueueDepth)) {}
+          onTrace(std::move(onTrace)), options(options), queue(static_cast<size_t>(queueDepthFor(options))) {}
 
     std::shared_ptr<Model> model;
     Model::Impl& m;
@@ -219,7 +219,7 @@ void Pipeline::Impl::hashLoop() {
                 pending.pop_front();
             }
         }
-        queue.setCapacity(static_cast<size_t>(o.hashQueueDepth));
+        queue.setCapacity(static_cast<size_t>(queueDepthFor(o)));
         WorkItem item = form(std::move(taken), o, version);
         announce(item);
         const uint64_t ticket = item.lookaheadTicket;

@@ -2,6 +2,8 @@
 #include "sida/errors.h"
 #include "sida/pipeline.h"
 
+#include <algorithm>
+
 namespace sida {
 
 std::string policyName(Policy policy) {
@@ -73,12 +75,22 @@ void validateBudget(const Budget& budget, const std::string& what) {
 
 } // namespace
 
+int queueDepthFor(const PipelineOptions& o) {
+    // How many inputs ahead the caches see decides how close their reads come to the optimum.
+    // Synthetic switch-base-128 in a 6 GiB cgroup at batch 1 read 1.39x Belady's optimum with 4
+    // tables and 1.07x with 16; at batch 8, 4 tables (32 inputs) read as little as 16 did.
+    constexpr int kInputsAhead = 16, kLeast = 4;
+    if (o.hashQueueDepth > 0) return o.hashQueueDepth;
+    return std::max(kLeast, (kInputsAhead + std::max(1, o.batchSize) - 1) / std::max(1, o.batchSize));
+}
+
 void validate(const PipelineOptions& o, const ModelInfo& model) {
     const int64_t experts = model.config.num_experts;
     if (o.batchSize < 1 || o.batchSize > 4096)
         throw Error("batch size " + std::to_string(o.batchSize) + " is out of range (1..4096)");
-    if (o.hashQueueDepth < 1 || o.hashQueueDepth > 1024)
-        throw Error("hash queue depth " + std::to_string(o.hashQueueDepth) + " is out of range (1..1024)");
+    if (o.hashQueueDepth < 0 || o.hashQueueDepth > 1024)
+        throw Error("hash queue depth " + std::to_string(o.hashQueueDepth) +
+                    " is out of range (0 for automatic, or 1..1024)");
     if (o.topK < 1 || o.topK > experts)
         throw Error("top-k " + std::to_string(o.topK) + " is out of range (1.." + std::to_string(experts) +
                     ")");

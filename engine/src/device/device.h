@@ -42,7 +42,8 @@ void setCallingThreadComputeThreads(int threads);
 
 /// Runs `work` on a thread of its own whose LibTorch ops use `threads` threads, and returns what
 /// it returns (or throws what it throws). For work done for a caller with a model's thread count
-/// (evaluation, collection, predictor training): its parallel team ends with the thread.
+/// (classification, evaluation, collection, predictor training): its parallel team ends with the
+/// thread.
 template <class Work>
 auto runWithComputeThreads(int threads, Work&& work) -> decltype(work()) {
     using Result = decltype(work());

@@ -6,6 +6,7 @@
 // threads, the copy thread and the pipeline's two threads all meet here.
 #include "model/model_impl.h"
 #include "pipeline_sink.h"
+#include "serving/budgets.h"
 #include "serving/expert_store.h"
 #include "serving/host_cache.h"
 #include "serving/lookahead.h"
@@ -112,6 +113,7 @@ private Q_SLOTS:
     void hostCacheReportsShortReadsAndIoErrors();
     void hostCacheEvictsWhatIsNeededFarthestAhead();
     void readAheadNeverEvictsASoonerNeed();
+    void oracleHostCacheHoldsWhatTheRoutersRead();
     void pipelineStaysWithinBothBudgets();
     void truncatedCheckpointFailsOnlyTheBatchesThatRead();
     void benchReportsTheDiskTier();
@@ -305,6 +307,20 @@ void DiskTierTest::readAheadNeverEvictsASoonerNeed() {
     cache->readAhead(view.inOrder(), view);
     QCOMPARE(source->reads.load(), readsBefore);
     QCOMPARE(cache->cachedExperts(0), (std::vector<int32_t>{1, 2}));
+}
+
+// With automatic budgets and a pool that holds every expert, the host cache only stages reads,
+// unless the oracle's hash thread runs the routers on experts read through it.
+void DiskTierTest::oracleHostCacheHoldsWhatTheRoutersRead() {
+    const auto model = Model::load(test::fixture("hf/e8-step1-bias-fp32"), {.device = "cpu", .threads = 1});
+    const ExpertStore& store = *model->impl().experts;
+    QVERIFY(store.totalExperts() > 8);
+    const CacheSizes staging =
+        resolveCacheSizes(Budget::automatic(), Budget::automatic(), false, false, store);
+    QCOMPARE(staging.poolSlots, store.totalExperts());
+    QCOMPARE(staging.hostEntries, int64_t(8));
+    const CacheSizes oracle = resolveCacheSizes(Budget::automatic(), Budget::automatic(), false, true, store);
+    QCOMPARE(oracle.hostEntries, store.totalExperts());
 }
 
 void DiskTierTest::pipelineStaysWithinBothBudgets() {

@@ -162,7 +162,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
     // Both caches start empty: experts are read from disk when first needed. Model::classify
     // uses them under the automatic budgets; a pipeline sets its own.
     const detail::CacheSizes sizes =
-        detail::resolveCacheSizes(Budget::automatic(), Budget::automatic(), false, *impl->experts);
+        detail::resolveCacheSizes(Budget::automatic(), Budget::automatic(), false, false, *impl->experts);
     impl->experts->setCapacity(sizes.poolSlots, Eviction::Lru);
     impl->experts->hostCache().setCapacity(sizes.hostEntries);
     if (labels > 0) impl->info.labels = labelNames(impl->info.config, labels);

@@ -17,7 +17,9 @@ constexpr double kGiB = 1073741824.0;
 constexpr double kRamShare = 0.25;
 // The share of a GPU's free memory: the device is the engine's, but activations need room.
 constexpr double kDeviceShare = 0.8;
-// A pool holding every expert needs the host cache only to stage reads.
+// A pool holding every expert needs the host cache only to stage reads (unless the oracle's hash
+// thread reads its experts from it: with 8 entries it read the demo model's experts again for
+// every sentence and served 4x slower).
 constexpr int64_t kStagingEntries = 8;
 
 std::string gib(double bytes) {
@@ -32,7 +34,7 @@ double usable(double available, double held, double share) { return share * (ava
 
 } // namespace
 
-CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool everyExpert,
+CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool everyExpert, bool routersReadHost,
                              const ExpertStore& store) {
     const int64_t experts = store.totalExperts();
     const double poolEntry = static_cast<double>(store.expertBytes());
@@ -59,8 +61,9 @@ CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool ever
     const double poolBytes = static_cast<double>(sizes.poolSlots) * poolEntry;
     const double hostShare = cuda ? ram : std::max(0.0, ram - poolBytes);
     if (host.kind == Budget::Kind::Automatic)
-        sizes.hostEntries =
-            sizes.poolSlots == experts ? kStagingEntries : static_cast<int64_t>(hostShare / hostEntry);
+        sizes.hostEntries = sizes.poolSlots == experts && !routersReadHost
+                                ? kStagingEntries
+                                : static_cast<int64_t>(hostShare / hostEntry);
     else
         sizes.hostEntries =
             budgetBytes(host, static_cast<int64_t>(hostEntry * static_cast<double>(experts))) /

@@ -16,9 +16,11 @@ struct CacheSizes {
 };
 
 /// Resolves the device pool's and the host cache's budgets for `store`. `everyExpert`: the pool
-/// must hold every expert (the standard policy). sida::Error, before anything is allocated, when
-/// the budgets cannot fit in the memory available, saying what would.
-CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool everyExpert,
+/// must hold every expert (the standard policy). `routersReadHost`: the hash thread runs the
+/// routers on experts from the host cache (the oracle policy), so an automatic host budget is
+/// never cut to a few staging entries. sida::Error, before anything is allocated, when the budgets
+/// cannot fit in the memory available, saying what would.
+CacheSizes resolveCacheSizes(const Budget& device, const Budget& host, bool everyExpert, bool routersReadHost,
                              const ExpertStore& store);
 
 } // namespace sida::detail

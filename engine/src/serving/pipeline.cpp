@@ -246,8 +246,8 @@ void Pipeline::Impl::apply(const WorkItem& item) {
         applied.reset();
     }
     if (applied != budgetsOf(o)) {
-        const detail::CacheSizes sizes =
-            detail::resolveCacheSizes(o.deviceBudget, o.hostBudget, o.policy == Policy::Standard, store);
+        const detail::CacheSizes sizes = detail::resolveCacheSizes(
+            o.deviceBudget, o.hostBudget, o.policy == Policy::Standard, o.policy == Policy::Oracle, store);
         store.setCapacity(lowered ? std::min(sizes.poolSlots, lowered->slots) : sizes.poolSlots, o.eviction);
         store.hostCache().setCapacity(sizes.hostEntries);
         applied = budgetsOf(o);
@@ -522,7 +522,7 @@ Pipeline::Pipeline(std::shared_ptr<Model> model, PipelineOptions options, Result
     validate(options, model->info());
     // Budgets that cannot fit are refused here, before a single expert is read.
     detail::resolveCacheSizes(options.deviceBudget, options.hostBudget, options.policy == Policy::Standard,
-                              *model->impl().experts);
+                              options.policy == Policy::Oracle, *model->impl().experts);
     impl_ = std::make_unique<Impl>(std::move(model), options, std::move(onResult), std::move(onTrace));
     impl_->hashThread = std::thread([this] { impl_->hashLoop(); });
     impl_->inferenceThread = std::thread([this] { impl_->inferenceLoop(); });

@@ -49,8 +49,14 @@ public:
     SpanOutcome read(int fd, std::byte* buffer, uint64_t offset, uint64_t length, uint64_t needed) override {
         std::unique_ptr<io_uring> ring = take();
         if (!ring) return {ENOMEM, false, 0};
-        const SpanOutcome outcome = readWith(ring.get(), fd, buffer, offset, length, needed);
-        keep(std::move(ring));
+        bool ringBroken = false;
+        const SpanOutcome outcome = readWith(ring.get(), fd, buffer, offset, length, needed, ringBroken);
+        // A ring whose submission or wait failed may still hold requests: closing it cancels them,
+        // where reusing it would send them again into another read's buffer.
+        if (ringBroken)
+            io_uring_queue_exit(ring.get());
+        else
+            keep(std::move(ring));
         return outcome;
     }
 
@@ -73,7 +79,7 @@ private:
     }
 
     static SpanOutcome readWith(io_uring* ring, int fd, std::byte* buffer, uint64_t offset, uint64_t length,
-                                uint64_t needed) {
+                                uint64_t needed, bool& ringBroken) {
         std::vector<Chunk> chunks;
         for (uint64_t start = 0; start < needed; start += kChunkBytes) {
             const uint64_t end = std::min(start + kChunkBytes, length);
@@ -96,11 +102,17 @@ private:
             for (; !failed && unsent < chunks.size() && inFlight < kQueueDepth; ++unsent, ++inFlight)
                 submit(unsent);
             const int submitted = io_uring_submit(ring);
-            if (submitted < 0 && submitted != -EINTR && submitted != -EAGAIN) return {-submitted, false, 0};
+            if (submitted < 0 && submitted != -EINTR && submitted != -EAGAIN) {
+                ringBroken = true;
+                return {-submitted, false, 0};
+            }
             io_uring_cqe* cqe = nullptr;
             const int waited = io_uring_wait_cqe(ring, &cqe);
             if (waited == -EINTR) continue;
-            if (waited < 0) return {-waited, false, 0};
+            if (waited < 0) {
+                ringBroken = true;
+                return {-waited, false, 0};
+            }
             const auto i = static_cast<size_t>(reinterpret_cast<uintptr_t>(io_uring_cqe_get_data(cqe)));
             const int result = cqe->res;
             io_uring_cqe_seen(ring, cqe);

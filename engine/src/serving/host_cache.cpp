@@ -164,7 +164,7 @@ bool HostCache::makeRoom(uint64_t use, const LookaheadView& future, bool demand)
         if (e.state == Entry::State::Reading) continue;
         // A failed read holds nothing worth keeping. An expert the pool also holds is ranked by its
         // next use like any other: the pool may drop it before then, and evicting such copies first
-        // read 1.2x more from disk (docs/BENCHMARKS.md, "The disk tier").
+        // read 1.14x more from disk (docs/BENCHMARKS.md, "The disk tier").
         const uint64_t next = e.state == Entry::State::Failed ? kNever : future.nextUse(it->first);
         if (victim == entries_.end() || next > victimUse ||
             (next == victimUse && e.lastUsed < victim->second.lastUsed)) {
